@@ -1,0 +1,108 @@
+"""From dataset files to model inputs: crop, degrade, convert the guide, cut patches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from jointsr.data.color import rgb_to_y
+from jointsr.data.datasets import GuidedSRDataset
+from jointsr.data.degradation import Degradation
+from jointsr.data.imresize import modcrop
+
+
+
+@dataclass
+class Scene:
+    """One image triple on the model's grids, channel-first float32."""
+
+    name: str
+    hr: np.ndarray     # (1, H, W) target, H and W multiples of the scale
+    lr: np.ndarray     # (1, H/s, W/s)
+    guide: np.ndarray  # (C, H, W): C = 1 (luminance Y) or 3 (RGB)
+
+
+def load_scene(dataset: GuidedSRDataset, name: str, scale: int, degradation: Degradation,
+               guide_channels: int = 1, seed: int = 0) -> Scene:
+    """Load one image pair, ``modcrop`` it to the scale and make its LR target.
+
+    The guide is the luminance Y (MATLAB ``rgb2ycbcr``) for ``guide_channels=1``, RGB for 3.
+    """
+    if guide_channels not in (1, 3):
+        raise ValueError(f"guide_channels must be 1 (luminance) or 3 (RGB), got {guide_channels}")
+    target, rgb = dataset.load(name)
+    target = np.ascontiguousarray(modcrop(target, scale))
+    rgb = np.ascontiguousarray(modcrop(rgb.transpose(2, 0, 1), scale))  # (3, H, W)
+    guide_image = rgb if guide_channels == 3 else rgb_to_y(rgb.transpose(1, 2, 0))[None]
+    lr = degradation(target, scale, seed=seed)
+    return Scene(name=name, hr=target[None].astype(np.float32), lr=lr[None].astype(np.float32),
+                 guide=np.ascontiguousarray(guide_image, dtype=np.float32))
+
+
+def centre_crop(scene: Scene, size: int, scale: int) -> Scene:
+    """An HR ``size x size`` centre crop (corner on the LR grid) of a scene."""
+    if size % scale:
+        raise ValueError(f"validation crop {size} is not divisible by the scale {scale}")
+    height, width = scene.hr.shape[-2:]
+    size_h, size_w = min(size, height), min(size, width)
+    top = ((height - size_h) // 2) // scale * scale
+    left = ((width - size_w) // 2) // scale * scale
+    rows, cols = slice(top, top + size_h), slice(left, left + size_w)
+    lr_rows = slice(top // scale, (top + size_h) // scale)
+    lr_cols = slice(left // scale, (left + size_w) // scale)
+    return Scene(name=scene.name, hr=scene.hr[:, rows, cols], lr=scene.lr[:, lr_rows, lr_cols],
+                 guide=scene.guide[:, rows, cols])
+
+
+def grid_origins(length: int, patch: int, stride: int) -> list[int]:
+    """Top-left corners of a regular grid of patches inside ``length`` samples."""
+    return list(range(0, length - patch + 1, stride))
+
+
+@dataclass
+class Patches:
+    """Training patches as arrays: hr (N,1,P,P), lr (N,1,P/s,P/s), guide (N,C,P,P)."""
+
+    hr: np.ndarray
+    lr: np.ndarray
+    guide: np.ndarray
+
+    def __len__(self) -> int:
+        return self.hr.shape[0]
+
+
+def cut_patches(scenes: Sequence[Scene], scale: int, patch_size: int, stride: int,
+                rotations: Sequence[int] = (0, 90)) -> Patches:
+    """Cut aligned HR/LR/guide patches on a regular grid, with rotated copies.
+
+    The LR patch is cut from the LR image of the whole scene (not degraded per patch),
+    so patches carry no border artefacts of the degradation.
+    """
+    if patch_size % scale:
+        raise ValueError(f"patch_size {patch_size} is not divisible by the scale {scale}")
+    if stride % scale:
+        raise ValueError(f"patch stride {stride} is not divisible by the scale {scale}")
+    turns = []
+    for angle in rotations:
+        if angle % 90:
+            raise ValueError(f"rotations must be multiples of 90 degrees, got {angle}")
+        turns.append((angle // 90) % 4)
+    lr_patch = patch_size // scale
+    hr_list, lr_list, guide_list = [], [], []
+    for scene in scenes:
+        height, width = scene.hr.shape[-2:]
+        for top in grid_origins(height, patch_size, stride):
+            for left in grid_origins(width, patch_size, stride):
+                hr = scene.hr[:, top:top + patch_size, left:left + patch_size]
+                guide = scene.guide[:, top:top + patch_size, left:left + patch_size]
+                lr = scene.lr[:, top // scale:top // scale + lr_patch, left // scale:left // scale + lr_patch]
+                for k in turns:
+                    hr_list.append(np.rot90(hr, k, axes=(1, 2)))
+                    lr_list.append(np.rot90(lr, k, axes=(1, 2)))
+                    guide_list.append(np.rot90(guide, k, axes=(1, 2)))
+    if not hr_list:
+        raise ValueError(f"no {patch_size}x{patch_size} patch fits in the training images")
+    return Patches(hr=np.ascontiguousarray(np.stack(hr_list)), lr=np.ascontiguousarray(np.stack(lr_list)),
+                   guide=np.ascontiguousarray(np.stack(guide_list)))

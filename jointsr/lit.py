@@ -1,0 +1,183 @@
+"""One LightningModule for every network: loss, optimisation, paper-protocol metrics, logging."""
+
+from __future__ import annotations
+
+import inspect
+import math
+from pathlib import Path
+from typing import Any, Callable
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from jointsr.data.imresize import imresize
+from jointsr.evaluation import mean_metrics
+from jointsr.metrics.protocol import evaluate_pair
+
+LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "mse": F.mse_loss,
+    "l1": F.l1_loss,
+}
+
+
+def warmup_cosine(optimizer: torch.optim.Optimizer, warmup_steps: int = 0,
+                  total_steps: float | None = None, final_factor: float = 0.01
+                  ) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up over ``warmup_steps``, then cosine decay to ``final_factor`` of the
+    learning rate at ``total_steps`` (constant after warm-up when the total is unknown)."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        if total_steps is None or not math.isfinite(total_steps) or total_steps <= warmup_steps:
+            return 1.0
+        progress = min(1.0, (step - warmup_steps) / (total_steps - warmup_steps))
+        return final_factor + (1 - final_factor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+class SRModule(L.LightningModule):
+    """Trains and evaluates any network ``net(lr_target, hr_guide) -> hr_pred``.
+
+    A network that defines ``forward_steps`` and a non-empty ``step_weights`` is trained
+    with a loss on every step's prediction (deep supervision); validation and test use
+    ``net(...)`` only. Metrics follow the paper protocol (``jointsr.metrics.protocol``):
+    PSNR and SSIM per whole image, the prediction clipped to [0, 1].
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        name: str,
+        loss: str = "mse",
+        optimizer: Callable[..., torch.optim.Optimizer] | None = None,
+        scheduler: Callable[..., Any] | None = None,
+        scheduler_interval: str = "step",
+        grid_index: int = 0,
+    ) -> None:
+        super().__init__()
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+        self.net, self.name, self.loss_name = net, name, loss
+        self.loss_fn = LOSSES[loss]
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.scheduler_interval, self.grid_index = scheduler_interval, grid_index
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
+        self.model_cfg: dict | None = None  # set by the entry points; stored in checkpoints
+        self.test_results: list[dict] = []
+        self._val_results: list[dict] = []
+
+    # ------------------------------------------------------------------ forward / loss
+    def forward(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> torch.Tensor:
+        return self.net(lr_target, hr_guide)
+
+    @property
+    def has_parameters(self) -> bool:
+        return any(p.requires_grad for p in self.parameters())
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        weights = getattr(self.net, "step_weights", None)
+        if weights:
+            predictions = self.net.forward_steps(batch["lr"], batch["guide"])
+            loss = sum(w * self.loss_fn(p, batch["hr"]) for w, p in zip(weights, predictions))
+        else:
+            loss = self.loss_fn(self.net(batch["lr"], batch["guide"]), batch["hr"])
+        self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True,
+                 batch_size=batch["hr"].shape[0])
+        return loss
+
+    # ------------------------------------------------------------------ evaluation
+    def _evaluate(self, batch: dict) -> tuple[torch.Tensor, list[dict]]:
+        prediction = self.net(batch["lr"], batch["guide"]).clamp(0.0, 1.0)
+        rows = []
+        for i in range(prediction.shape[0]):
+            metrics = evaluate_pair(prediction[i, 0].float().cpu().numpy(),
+                                    batch["hr"][i, 0].float().cpu().numpy())
+            rows.append({"name": batch["name"][i], **metrics})
+        return prediction, rows
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_results = []
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        prediction, rows = self._evaluate(batch)
+        self._val_results.extend(rows)
+        if batch_idx == self.grid_index:
+            self._log_grid(batch, prediction)
+            density = getattr(self.net, "code_density", None)
+            if density is not None:
+                for state, value in density(batch["lr"][:1], batch["guide"][:1]).items():
+                    self.log(f"val/density_{state}", value, batch_size=1)
+
+    def on_validation_epoch_end(self) -> None:
+        rows = self._gather(self._val_results)
+        for key, value in mean_metrics(rows).items():
+            self.log(f"val/{key}", value, prog_bar=key == "psnr", rank_zero_only=True,
+                     sync_dist=False)
+
+    def on_test_epoch_start(self) -> None:
+        self.test_results = []
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        _, rows = self._evaluate(batch)
+        self.test_results.extend(rows)
+
+    def on_test_epoch_end(self) -> None:
+        self.test_results = sorted(self._gather(self.test_results), key=lambda r: r["name"])
+        for key, value in mean_metrics(self.test_results).items():
+            self.log(f"test/{key}", value, rank_zero_only=True, sync_dist=False)
+
+    def _gather(self, rows: list[dict]) -> list[dict]:
+        """All ranks' per-image rows (each image is evaluated by exactly one rank)."""
+        if self.trainer.world_size <= 1:
+            return rows
+        gathered: list[list[dict]] = [None] * self.trainer.world_size  # type: ignore[list-item]
+        torch.distributed.all_gather_object(gathered, rows)
+        unique = {row["name"]: row for part in gathered for row in part}
+        return list(unique.values())
+
+    @torch.no_grad()
+    def _log_grid(self, batch: dict, prediction: torch.Tensor) -> None:
+        """bicubic | prediction | ground truth | absolute error (x10), first image of the batch."""
+        if self.trainer.sanity_checking or not self.trainer.is_global_zero:
+            return
+        hr = batch["hr"][:1]
+        bicubic = imresize(batch["lr"][:1], out_shape=tuple(hr.shape[-2:])).clamp(0, 1)
+        error = (10 * (prediction[:1] - hr).abs()).clamp(0, 1)
+        grid = torch.cat([bicubic, prediction[:1], hr, error], dim=-1)[0, 0]
+        image = (grid.float().cpu().numpy() * 255).round().astype(np.uint8)
+        caption = f"{batch['name'][0]} epoch {self.current_epoch}: bicubic | prediction | truth | |error| x10"
+        for logger in self.loggers:
+            if hasattr(logger, "log_image"):  # wandb
+                logger.log_image(key="val/grid", images=[image], caption=[caption], step=self.global_step)
+            elif logger.log_dir is not None:
+                from PIL import Image
+
+                folder = Path(logger.log_dir) / "grids"
+                folder.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(image).save(folder / f"epoch{self.current_epoch:04d}_step{self.global_step:07d}.png")
+
+    # ------------------------------------------------------------------ optimisation
+    def configure_optimizers(self):
+        if not self.has_parameters:
+            return None
+        if self.optimizer_factory is None:
+            raise ValueError(f"model {self.name!r} has parameters but no optimizer is configured")
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        kwargs = {}
+        if "total_steps" in inspect.signature(self.scheduler_factory).parameters and \
+                "total_steps" not in getattr(self.scheduler_factory, "keywords", {}):
+            kwargs["total_steps"] = float(self.trainer.estimated_stepping_batches)
+        scheduler = self.scheduler_factory(optimizer, **kwargs)
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "interval": self.scheduler_interval}}
+
+    # ------------------------------------------------------------------ checkpoints
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["jointsr"] = {"model_cfg": self.model_cfg, "name": self.name}

@@ -1,0 +1,21 @@
+"""Bicubic upsampling of the LR target (MATLAB ``imresize``): the reference baseline."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from jointsr.data.imresize import imresize
+from jointsr.models.blocks import check_inputs
+
+
+class Bicubic(nn.Module):
+    """``x_hat = imresize(y, s, 'bicubic')``; the guide is checked and ignored."""
+
+    def __init__(self, scale: int, guide_channels: int = 1) -> None:
+        super().__init__()
+        self.scale, self.guide_channels = scale, guide_channels
+
+    def forward(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> torch.Tensor:
+        check_inputs(lr_target, hr_guide, self.scale, self.guide_channels)
+        return imresize(lr_target, out_shape=tuple(hr_guide.shape[-2:]))

@@ -1,0 +1,80 @@
+"""DJF: deep joint image filtering (Li, Huang, Ahuja, Yang, ECCV 2016).
+
+Three small CNNs (method.md section 5): one on the bicubic-upsampled target, one on the
+HR guide, and a fusion CNN on the concatenation of their one-channel outputs,
+
+    f_target = CNN_t(bicubic(y))        conv9x9(->96)-ReLU-conv1x1(->48)-ReLU-conv5x5(->1)
+    f_guide  = CNN_g(z)                 same shape, C input channels
+    x_hat    = CNN_f([f_target, f_guide]) + bicubic(y)
+                                        conv9x9(->64)-ReLU-conv1x1(->32)-ReLU-conv5x5(->1)
+
+The original network is residual (it learns the difference between the HR target and its
+upsampled version), so the bicubic input is added to the output; ``residual=False``
+switches that off. The original trains with 'valid' convolutions on patches; here every
+convolution is 'same' (zero padding) so whole images keep their size. Biases on,
+PyTorch's default initialisation.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from jointsr.data.imresize import imresize
+from jointsr.models.blocks import check_guided_inputs
+
+
+def _three_layer_cnn(in_channels: int, widths: tuple[int, int], kernels: tuple[int, int, int]
+                     ) -> nn.Sequential:
+    """conv(K1, ->w1)-ReLU-conv(K2, ->w2)-ReLU-conv(K3, ->1), 'same' padding, biases on."""
+    (w1, w2), (k1, k2, k3) = widths, kernels
+    return nn.Sequential(
+        nn.Conv2d(in_channels, w1, k1, padding=k1 // 2),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(w1, w2, k2, padding=k2 // 2),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(w2, 1, k3, padding=k3 // 2),
+    )
+
+
+class DJF(nn.Module):
+    """Deep joint filtering on the bicubic-upsampled target and the HR guide.
+
+    Args:
+        scale: upscaling factor ``s``.
+        guide_channels: 1 for luminance, 3 for RGB.
+        branch_widths: feature widths of the target and guide branches (96, 48).
+        fusion_widths: feature widths of the fusion branch (64, 32).
+        kernel_sizes: kernel sizes of the three layers of every branch (9, 1, 5).
+        residual: add the bicubic-upsampled target to the output (as the original).
+    """
+
+    def __init__(
+        self,
+        scale: int,
+        guide_channels: int = 1,
+        branch_widths: tuple[int, int] = (96, 48),
+        fusion_widths: tuple[int, int] = (64, 32),
+        kernel_sizes: tuple[int, int, int] = (9, 1, 5),
+        residual: bool = True,
+    ) -> None:
+        super().__init__()
+        if scale < 1:
+            raise ValueError(f"scale must be >= 1, got {scale}")
+        if any(k % 2 != 1 for k in kernel_sizes):
+            raise ValueError(f"kernel sizes must be odd to keep the image size, got {kernel_sizes}")
+        self.scale, self.guide_channels, self.residual = scale, guide_channels, residual
+        self.step_weights: list[float] | None = None  # one output, loss on it only
+        branch_widths, fusion_widths = tuple(branch_widths), tuple(fusion_widths)
+        kernel_sizes = tuple(kernel_sizes)
+        self.target_branch = _three_layer_cnn(1, branch_widths, kernel_sizes)
+        self.guide_branch = _three_layer_cnn(guide_channels, branch_widths, kernel_sizes)
+        self.fusion = _three_layer_cnn(2, fusion_widths, kernel_sizes)
+
+    def forward(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> torch.Tensor:
+        """``(B,1,h,w), (B,C,sh,sw) -> (B,1,sh,sw)``."""
+        check_guided_inputs(lr_target, hr_guide, self.scale, self.guide_channels)
+        upsampled = imresize(lr_target, scale=self.scale)  # (B, 1, sH, sW)
+        features = torch.cat([self.target_branch(upsampled), self.guide_branch(hr_guide)], dim=1)
+        out = self.fusion(features)
+        return out + upsampled if self.residual else out

@@ -1,0 +1,210 @@
+"""LMCSC: learned multimodal convolutional sparse coding (Marivani et al., IEEE TIP 2020).
+
+The official residual graph (method.md section 4), on the bicubic-upsampled target
+``Y = bicubic(y)``, all convolutions stride 1 and bias-free, every update in the
+factorised form ``a - E * (D * a)`` (``D: k -> c``, ``E: c -> k``, untied over iterations):
+
+    guide encoder  : c = We * z;   z_0 = phi(c);     z_{i+1} = phi(z_i - E_i(D_i z_i) + c)
+    target encoder : c' = We' * Y; u_0 = xi(c'; Z);  u_{i+1} = xi(u_i - E'_i(D'_i u_i) + c'; Z)
+                     with the final guide code Z as side information (LeSITA)
+    first stage    : out = D * U
+    refinement     : c'' = We'' * out;  v_0 = phi(c'');  v_{i+1} = phi(v_i - E''_i(ReLU(D''_i v_i)) + c'')
+    output         : out2 = D2 * V + Y
+
+``phi`` is the soft threshold and ``xi`` LeSITA (``jointsr.models.ops``), thresholds
+per channel and non-negative.
+
+Initialisation (``init``):
+
+- ``gaussian``: every weight ~ N(0, ``weight_std``^2), thresholds ``threshold_init``, as
+  the sister paper (std 0.01, 0.1). With images in [0, 1] a 7x7 filter of std 0.01
+  responds with about 0.035, below the 0.1 thresholds, so most codes start at exactly
+  zero and carry no gradient (method.md section 9); kept for reproduction.
+- ``ista`` (default): one random unit-norm dictionary of ``k`` atoms ``K x K``, shared by
+  both modalities so that the codes compared by LeSITA live in the same domain;
+  ``D = atoms``, ``We = E = flip(atoms) / L`` (``L`` the squared operator norm of the
+  dictionary), thresholds ``threshold_init / L``, so every encoder starts as ISTA with
+  ``lambda = threshold_init`` and its codes are as dense as a sparse code of the input.
+  The output dictionary ``D2`` starts at zero: the network starts as bicubic
+  interpolation and learns the residual.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from jointsr.data.imresize import imresize
+from jointsr.models.blocks import (
+    ACSC,
+    CodeUpdate,
+    Threshold,
+    check_guided_inputs,
+    conv,
+    normalise_atoms_,
+    operator_norm_sq,
+)
+from jointsr.models.ops import lesita
+
+Init = Literal["ista", "gaussian"]
+
+
+class SideInfoACSC(nn.Module):
+    """ACSC whose shrinkage is LeSITA with side information ``s``, ``T`` iterations.
+
+    ``a_0 = xi(W * x; s);  a_{t+1} = xi(update_t(a_t) + W * x; s)``
+
+    ``thresholds`` holds ``mu`` of ``a_0`` followed by one per update (as :class:`ACSC`).
+    """
+
+    def __init__(self, analysis: nn.Module, updates: nn.ModuleList, thresholds: nn.ModuleList,
+                 iterations: int) -> None:
+        super().__init__()
+        if iterations < 0:
+            raise ValueError(f"iterations must be >= 0, got {iterations}")
+        self.analysis, self.updates, self.thresholds = analysis, updates, thresholds
+        self.iterations = iterations
+
+    def forward(self, signal: torch.Tensor, side: torch.Tensor) -> torch.Tensor:
+        drive = self.analysis(signal)  # W * x, computed once
+        code = lesita(drive, side, self.thresholds[0]())
+        for t in range(self.iterations):
+            update = self.updates[t % len(self.updates)]
+            mu = self.thresholds[1 + t % (len(self.thresholds) - 1)]
+            code = lesita(update(code) + drive, side, mu())
+        return code
+
+
+class LMCSC(nn.Module):
+    """Learned multimodal convolutional sparse coding, residual version with ACSC refinement.
+
+    Args:
+        scale: upscaling factor ``s`` (the target is bicubic-upsampled by ``s``).
+        guide_channels: 1 for luminance, 3 for RGB.
+        k: number of filters (code channels); 64 in an official config, 85 in the sister paper.
+        K: kernel size of every convolution (odd).
+        guide_iterations: ACSC iterations of the guide encoder (untied).
+        target_iterations: LeSITA-ACSC iterations of the target encoder (untied).
+        refine_iterations: ACSC iterations of the single-modal refinement (untied).
+        init: ``ista`` or ``gaussian`` (see the module docstring).
+        threshold_init: ``lambda`` (``ista``: thresholds ``lambda / L``) or the thresholds
+            themselves (``gaussian``).
+        weight_std: standard deviation of the ``gaussian`` initialisation.
+        seed: seed of the ``ista`` initialisation's random dictionary.
+    """
+
+    def __init__(
+        self,
+        scale: int,
+        guide_channels: int = 1,
+        k: int = 64,
+        K: int = 7,
+        guide_iterations: int = 3,
+        target_iterations: int = 3,
+        refine_iterations: int = 2,
+        init: Init = "ista",
+        threshold_init: float = 0.1,
+        weight_std: float = 0.01,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if scale < 1:
+            raise ValueError(f"scale must be >= 1, got {scale}")
+        if init not in ("ista", "gaussian"):
+            raise ValueError(f"init must be 'ista' or 'gaussian', got {init!r}")
+        self.scale, self.guide_channels, self.k, self.K = scale, guide_channels, k, K
+        self.step_weights: list[float] | None = None  # one output, loss on it only
+
+        def updates(channels: int, iterations: int, relu: bool = False) -> nn.ModuleList:
+            def decoder() -> nn.Module:
+                return nn.Sequential(conv(k, channels, K), nn.ReLU()) if relu else conv(k, channels, K)
+            return nn.ModuleList(CodeUpdate("factorised", D=decoder(), E=conv(channels, k, K))
+                                 for _ in range(iterations))
+
+        def thresholds(iterations: int) -> nn.ModuleList:
+            return nn.ModuleList(Threshold(k, threshold_init) for _ in range(1 + iterations))
+
+        self.guide_encoder = ACSC(conv(guide_channels, k, K), updates(guide_channels, guide_iterations),
+                                  thresholds(guide_iterations), guide_iterations)
+        self.target_encoder = SideInfoACSC(conv(1, k, K), updates(1, target_iterations),
+                                           thresholds(target_iterations), target_iterations)
+        self.dictionary = conv(k, 1, K)  # D: (B, k, sH, sW) -> (B, 1, sH, sW)
+        self.refine_encoder = ACSC(conv(1, k, K), updates(1, refine_iterations, relu=True),
+                                   thresholds(refine_iterations), refine_iterations)
+        self.refine_dictionary = conv(k, 1, K)  # D2
+
+        if init == "ista":
+            self.reset_ista(threshold_init, seed)
+        else:
+            self.reset_gaussian(weight_std, threshold_init)
+
+    # ------------------------------------------------------------------ initialisation
+    def _convs(self) -> list[nn.Conv2d]:
+        return [m for m in self.modules() if isinstance(m, nn.Conv2d)]
+
+    def _thresholds(self, *encoders: nn.Module) -> list[Threshold]:
+        return [t for e in encoders for t in e.thresholds]
+
+    @torch.no_grad()
+    def reset_gaussian(self, std: float, threshold: float) -> None:
+        """Every weight ~ N(0, std^2), every threshold ``threshold`` (the sister paper)."""
+        for module in self._convs():
+            nn.init.normal_(module.weight, std=std)
+        for t in self._thresholds(self.guide_encoder, self.target_encoder, self.refine_encoder):
+            t.reset(threshold)
+
+    @torch.no_grad()
+    def reset_ista(self, threshold_init: float, seed: int = 0) -> None:
+        """ISTA-consistent initialisation (see the module docstring)."""
+        generator = torch.Generator().manual_seed(seed)
+        k, K, pad = self.k, self.K, self.K // 2
+        atoms = torch.randn(1, k, K, K, generator=generator, dtype=torch.float64)
+        normalise_atoms_(atoms, atom_dim=1)  # weight (1, k, K, K) of D: k -> 1
+
+        def lipschitz(dictionary: torch.Tensor) -> float:
+            return operator_norm_sq(lambda a: F.conv2d(a, dictionary, padding=pad),
+                                    lambda x: F.conv_transpose2d(x, dictionary, padding=pad),
+                                    (1, k, 32, 32))
+
+        # The guide dictionary repeats the atoms on each guide channel.
+        guide_dict = atoms.expand(self.guide_channels, k, K, K) / self.guide_channels ** 0.5
+        lip_z, lip_y = lipschitz(guide_dict), lipschitz(atoms)
+        guide_analysis = guide_dict.transpose(0, 1).flip(-1, -2) / lip_z  # (k, C, K, K)
+        target_analysis = atoms.transpose(0, 1).flip(-1, -2) / lip_y      # (k, 1, K, K)
+
+        def set_encoder(encoder: nn.Module, dictionary: torch.Tensor, analysis: torch.Tensor,
+                        lip: float) -> None:
+            encoder.analysis.weight.copy_(analysis)
+            for update in encoder.updates:
+                decoder = update.D[0] if isinstance(update.D, nn.Sequential) else update.D
+                decoder.weight.copy_(dictionary)
+                update.E.weight.copy_(analysis)
+            for threshold in encoder.thresholds:
+                threshold.reset(threshold_init / lip)
+
+        set_encoder(self.guide_encoder, guide_dict, guide_analysis, lip_z)
+        set_encoder(self.target_encoder, atoms, target_analysis, lip_y)
+        set_encoder(self.refine_encoder, atoms, target_analysis, lip_y)
+        self.dictionary.weight.copy_(atoms)
+        self.refine_dictionary.weight.zero_()  # start as bicubic, learn the residual
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> torch.Tensor:
+        """``(B,1,h,w), (B,C,sh,sw) -> (B,1,sh,sw)``."""
+        return self.forward_codes(lr_target, hr_guide)[0]
+
+    def forward_codes(self, lr_target: torch.Tensor, hr_guide: torch.Tensor
+                      ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The output and the final code of each encoder (``guide``, ``target``, ``refine``),
+        for inspecting code density."""
+        check_guided_inputs(lr_target, hr_guide, self.scale, self.guide_channels)
+        upsampled = imresize(lr_target, scale=self.scale)   # (B, 1, sH, sW)
+        guide_code = self.guide_encoder(hr_guide)           # Z: (B, k, sH, sW)
+        target_code = self.target_encoder(upsampled, guide_code)  # U
+        first = self.dictionary(target_code)                # out: (B, 1, sH, sW)
+        refine_code = self.refine_encoder(first)            # V
+        output = self.refine_dictionary(refine_code) + upsampled
+        return output, {"guide": guide_code, "target": target_code, "refine": refine_code}

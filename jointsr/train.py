@@ -1,0 +1,76 @@
+"""``jointsr-train``: fit a model on the training patches, then test the best checkpoint."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from jointsr import CONFIG_DIR
+import hydra
+import lightning as L
+from omegaconf import DictConfig
+
+from jointsr.evaluation import format_table, test_metrics, write_json_atomic
+from jointsr.utils.run import build_model, closing_trackers, instantiate_group, set_threads
+
+log = logging.getLogger("jointsr")
+
+
+def train(cfg: DictConfig) -> float | None:
+    """Fit and test as ``cfg`` says; returns ``cfg.monitor`` (for sweepers)."""
+    set_threads()
+    L.seed_everything(cfg.seed, workers=True)
+    output_dir = Path(cfg.paths.output_dir)
+    datamodule = hydra.utils.instantiate(cfg.data)
+    model = build_model(cfg.model)
+    loggers = instantiate_group(cfg.get("logger"))
+    callbacks = instantiate_group(cfg.get("callbacks"))
+    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
+
+    with closing_trackers(loggers):
+        for logger in loggers:
+            logger.log_hyperparams({"cfg": _plain(cfg)})
+        start = time.perf_counter()
+        datamodule.prepare_data()
+        datamodule.setup("fit")
+        log.info("data ready in %.1f s (one-time work, not part of the training budget)",
+                 time.perf_counter() - start)
+        if model.has_parameters:
+            fit_start = time.perf_counter()
+            trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+            log.info("training: %d steps in %.1f min", trainer.global_step,
+                     (time.perf_counter() - fit_start) / 60)
+        else:
+            log.info("model %s has no parameters: nothing to fit", model.name)
+        metric = trainer.callback_metrics.get(cfg.monitor)
+        if cfg.get("test"):
+            best = _best_checkpoint(trainer) if model.has_parameters else None
+            trainer.test(model, datamodule=datamodule, ckpt_path=best, weights_only=False)
+            document = test_metrics(model.name, datamodule.name, cfg.scale, model.test_results)
+            if trainer.is_global_zero:
+                write_json_atomic(output_dir / "test_metrics.json", document)
+                log.info("test of %s:\n%s", best or "the final weights", format_table(document))
+    return None if metric is None else float(metric)
+
+
+def _best_checkpoint(trainer: L.Trainer) -> str | None:
+    callback = trainer.checkpoint_callback
+    if trainer.fast_dev_run or callback is None or not callback.best_model_path:
+        return None
+    return callback.best_model_path
+
+
+def _plain(cfg: DictConfig) -> dict:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    return train(cfg)
+
+
+if __name__ == "__main__":
+    main()
