@@ -157,12 +157,12 @@ def operator_norm_sq(
     forward: Callable[[torch.Tensor], torch.Tensor],
     adjoint: Callable[[torch.Tensor], torch.Tensor],
     shape: tuple[int, ...],
-    iterations: int = 50,
+    iterations: int = 30,
     seed: int = 0,
 ) -> float:
     """Largest eigenvalue of ``A^T A`` (the Lipschitz constant ``L``) by power iteration."""
     generator = torch.Generator().manual_seed(seed)
-    vector = torch.randn(shape, generator=generator, dtype=torch.float64)
+    vector = torch.randn(shape, generator=generator)
     eigenvalue = 0.0
     for _ in range(iterations):
         vector = vector / vector.norm()
@@ -188,7 +188,7 @@ def identity_minus_gram(
     support fits; otherwise the ISTA-consistent *initialisation* it is meant for).
     """
     centre = support // 2
-    impulses = torch.zeros(channels, channels, support, support, dtype=torch.float64)
+    impulses = torch.zeros(channels, channels, support, support)
     impulses[torch.arange(channels), torch.arange(channels), centre, centre] = 1.0
     response = adjoint(forward(impulses))  # (k_in, k_out, P, P): response of input channel j
     half = kernel_size // 2

@@ -76,7 +76,7 @@ class PatchISTA(nn.Module):
     @torch.no_grad()
     def reset_ista(self, dictionary: torch.Tensor, threshold_init: float) -> float:
         """Set ``D_l = dictionary`` (d x n), ``P_l = D^T / L``, thresholds ``lambda / L``; return L."""
-        lipschitz = float(torch.linalg.matrix_norm(dictionary, ord=2) ** 2)
+        lipschitz = float(torch.linalg.svdvals(dictionary)[0] ** 2)
         for P in self.analysis:
             P.weight.copy_((dictionary.T / lipschitz)[..., None, None])
         for D in self.synthesis:

@@ -184,7 +184,7 @@ class JointSR(nn.Module):
         """
         generator = torch.Generator().manual_seed(seed)
         s, k, K = self.scale, self.k, self.K
-        atoms = torch.randn(1, k, K, K, generator=generator, dtype=torch.float64)
+        atoms = torch.randn(1, k, K, K, generator=generator, dtype=torch.float32)
         normalise_atoms_(atoms, atom_dim=1)  # Dx weight (1, k, K, K)
 
         # Guide dictionary Dz: the same atoms on each guide channel.
@@ -200,10 +200,10 @@ class JointSR(nn.Module):
         lip_z = operator_norm_sq(dz, dz_t, (1, k, 32, 32))
 
         # Degraded target dictionary H Dx: box blur then stride s, on a 2s x 2s support.
-        box = torch.ones(1, 1, s, s, dtype=torch.float64) / (s * s)
+        box = torch.ones(1, 1, s, s, dtype=torch.float32) / (s * s)
         blurred = F.conv2d(atoms.reshape(k, 1, K, K), box, padding=s - 1)  # (k, 1, K+s-1, K+s-1)
         size, support = 2 * s, blurred.shape[-1]
-        target_dict = torch.zeros(k, 1, size, size, dtype=torch.float64)
+        target_dict = torch.zeros(k, 1, size, size, dtype=torch.float32)
         lo = max(0, (size - support) // 2)
         src = max(0, (support - size) // 2)
         n = min(size, support)
@@ -219,7 +219,7 @@ class JointSR(nn.Module):
             return F.conv_transpose2d(y, target_dict, stride=stride, padding=padding,
                                       output_padding=s % 2)
 
-        lip_y = operator_norm_sq(hd, hd_t, (1, k, 16 * s, 16 * s))
+        lip_y = operator_norm_sq(hd, hd_t, (1, k, 8 * s, 8 * s))
 
         # Free-form S: I - D^T D / L, from the HR dictionary for both states (the target's
         # exact Gram is shift-variant; the HR one, scaled by 1/s^2, is its stride-1 average).
@@ -229,7 +229,7 @@ class JointSR(nn.Module):
         def dx_t(x: torch.Tensor) -> torch.Tensor:
             return F.conv_transpose2d(x, atoms, padding=K // 2)
 
-        support_s = 4 * K
+        support_s = 2 * K + 1  # the Gram kernel D^T D spans 2K - 1 samples
         s_guide = identity_minus_gram(dz, dz_t, k, K, 1.0 / lip_z, support_s)
         s_target = identity_minus_gram(dx, dx_t, k, K, 1.0 / (lip_y * s * s), support_s)
 

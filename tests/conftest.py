@@ -1,0 +1,47 @@
+"""Shared fixtures: the real data folder and the composed Hydra configuration."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+from jointsr import CONFIG_DIR
+
+DATA_DIR = Path(os.environ.get("JOINTSR_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def require_data(*parts: str) -> Path:
+    """The real dataset folder, or skip the test saying what is missing."""
+    path = DATA_DIR.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real data not found at {path}: set JOINTSR_DATA_DIR to the shared data folder")
+    return path
+
+
+def compose_config(config_name: str, overrides: list[str], output_dir: Path) -> DictConfig:
+    """Compose ``conf/<config_name>.yaml`` as the entry point would, with its Hydra node set."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
+        cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(output_dir)
+        cfg.paths.data_dir = str(DATA_DIR)
+        cfg.paths.cache_dir = str(output_dir / "cache")
+        del cfg.hydra
+    return cfg
+
+
+@pytest.fixture
+def compose_cfg(tmp_path):
+    def _compose(config_name: str = "train", overrides: list[str] | None = None) -> DictConfig:
+        return compose_config(config_name, overrides or [], tmp_path)
+
+    yield _compose
+    GlobalHydra.instance().clear()

@@ -1,0 +1,126 @@
+"""The entry points on the real configuration and real data: tiny but complete runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from conftest import require_data
+from jointsr.eval import evaluate
+from jointsr.summary import summarise
+from jointsr.train import train
+
+TINY = ["model.net.k=8", "model.net.K=3", "logger=csv"]
+
+
+def test_train_config_composes_with_one_scale_read_everywhere(compose_cfg):
+    cfg = compose_cfg("train", ["scale=x8"])
+    assert cfg.scale == 8 and cfg.model.net.scale == 8 and cfg.data.scale == 8
+    assert cfg.data.patch_size % cfg.scale == 0
+    assert cfg.model.net.guide_channels == cfg.data.guide_channels
+    assert cfg.model.optimizer._partial_ and cfg.model.scheduler._partial_
+    OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
+
+
+@pytest.mark.parametrize("group,options", [
+    ("model", ["bicubic", "jointsr", "jointsr_paper"]),
+    ("scale", ["x2", "x4", "x8", "x16"]),
+    ("trainer", ["default", "cpu", "gpu", "ddp"]),
+    ("logger", ["csv", "wandb", "many"]),
+])
+def test_every_group_option_composes(compose_cfg, group, options):
+    for option in options:
+        cfg = compose_cfg("train", [f"{group}={option}"])
+        OmegaConf.to_container(cfg, resolve=True)
+
+
+def test_wrong_patch_size_names_both_values(compose_cfg):
+    import hydra
+
+    cfg = compose_cfg("train", ["scale=x8", "data.patch_size=44"])
+    with pytest.raises(Exception, match="patch_size=44.*scale=8"):
+        hydra.utils.instantiate(cfg.data)
+
+
+def test_fast_dev_run_on_real_rgbnir(compose_cfg, tmp_path):
+    require_data("rgbnir")
+    cfg = compose_cfg("train", TINY + ["debug=fast", "+trainer.fast_dev_run=true"])
+    train(cfg)
+    document = json.loads((tmp_path / "test_metrics.json").read_text())
+    assert document["model"] == "jointsr" and document["data"] == "rgbnir" and document["scale"] == 4
+    # fast_dev_run tests one batch: the first test image, whole-image protocol on a crop
+    assert [row["name"] for row in document["per_image"]] == ["urban/0004"]
+
+
+def test_short_fit_checkpoints_logs_and_tests_the_best(compose_cfg, tmp_path):
+    require_data("rgbnir")
+    cfg = compose_cfg("train", TINY + ["debug=fast", "trainer.max_steps=6", "trainer.val_check_interval=3"])
+    monitored = train(cfg)
+    assert monitored is not None and monitored > 10.0
+    checkpoints = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert "last.ckpt" in checkpoints and any(p.startswith("step") for p in checkpoints)
+    stored = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert stored["jointsr"]["model_cfg"]["net"]["k"] == 8
+    metrics = (tmp_path / "csv" / "metrics.csv").read_text()
+    assert "train/loss" in metrics and "val/psnr" in metrics and "test/psnr" in metrics
+    assert list((tmp_path / "csv" / "grids").glob("*.png")), "the validation grid image is saved"
+    document = json.loads((tmp_path / "test_metrics.json").read_text())
+    assert set(document["mean"]) == {"psnr", "ssim", "ssim_plain"}
+    assert all(set(row) == {"name", "psnr", "ssim", "ssim_plain"} for row in document["per_image"])
+
+
+def test_eval_of_a_trained_checkpoint_rebuilds_its_model(compose_cfg, tmp_path):
+    require_data("rgbnir")
+    cfg = compose_cfg("train", TINY + ["debug=fast", "trainer.max_steps=2", "trainer.val_check_interval=2", "test=false"])
+    train(cfg)
+    ckpt = tmp_path / "checkpoints" / "last.ckpt"
+    (tmp_path / "test_metrics.json").unlink(missing_ok=True)
+    eval_cfg = compose_cfg("eval", ["model=jointsr", f"ckpt_path={ckpt}", "data.max_test_images=1",
+                                    "data.test_crop=64"])
+    document = evaluate(eval_cfg)
+    assert document["model"] == "jointsr" and len(document["per_image"]) == 1
+
+
+def test_eval_bicubic_writes_the_table(compose_cfg, tmp_path, capsys):
+    require_data("rgbnir")
+    cfg = compose_cfg("eval", ["model=bicubic", "scale=x2", "data.max_test_images=2"])
+    document = evaluate(cfg)
+    out = capsys.readouterr().out
+    assert "urban/0004" in out and "mean" in out
+    written = json.loads((tmp_path / "test_metrics.json").read_text())
+    assert written == document
+    assert 20.0 < document["mean"]["psnr"] < 45.0  # bicubic x2 on real NIR images
+
+
+def test_eval_refuses_an_untrained_network(compose_cfg):
+    require_data("rgbnir")
+    cfg = compose_cfg("eval", ["model=jointsr"])
+    with pytest.raises(ValueError, match="ckpt_path"):
+        evaluate(cfg)
+
+
+def test_summary_counts_params_and_flops(compose_cfg, capsys):
+    cfg = compose_cfg("summary", ["model.net.k=8", "model.net.K=3", "lr_size=8"])
+    result = summarise(cfg)
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert json.loads(last) == result
+    assert result["params"] > 0 and result["flops_per_hr_pixel"] > 0
+
+
+def test_console_script_runs_as_a_hydra_app(tmp_path):
+    """The installed command line, with overrides, writes into its Hydra run directory."""
+    script = Path(sys.executable).parent / "jointsr-summary"
+    if not script.exists():
+        pytest.skip("jointsr is not installed as a package (run `make install`)")
+    run_dir = tmp_path / "run"
+    result = subprocess.run([str(script), "model=bicubic", "scale=x2", f"hydra.run.dir={run_dir}"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1])["params"] == 0
+    assert (run_dir / ".hydra" / "config.yaml").is_file()
