@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from jointsr.data.imresize import imresize
-from jointsr.models.blocks import check_inputs
+from jointsr.models.blocks import check_guided_inputs
 
 
 class Bicubic(nn.Module):
@@ -17,5 +17,5 @@ class Bicubic(nn.Module):
         self.scale, self.guide_channels = scale, guide_channels
 
     def forward(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> torch.Tensor:
-        check_inputs(lr_target, hr_guide, self.scale, self.guide_channels)
+        check_guided_inputs(lr_target, hr_guide, self.scale, self.guide_channels)
         return imresize(lr_target, out_shape=tuple(hr_guide.shape[-2:]))

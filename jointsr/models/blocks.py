@@ -218,16 +218,3 @@ def check_guided_inputs(lr_target: torch.Tensor, hr_guide: torch.Tensor, scale: 
             f"{tuple(hr_guide.shape)}; crop the HR images to a multiple of the scale (modcrop)"
         )
 
-
-# --------------------------------------------------------------------------- inputs
-def check_inputs(lr_target: torch.Tensor, hr_guide: torch.Tensor, scale: int, guide_channels: int) -> None:
-    """Raise a clear error unless ``lr_target (B,1,h,w)`` and ``hr_guide (B,C,s*h,s*w)`` match."""
-    if lr_target.dim() != 4 or lr_target.shape[1] != 1:
-        raise ValueError(f"lr_target must be (B, 1, h, w), got {tuple(lr_target.shape)}")
-    expected = (lr_target.shape[0], guide_channels, lr_target.shape[2] * scale, lr_target.shape[3] * scale)
-    if tuple(hr_guide.shape) != expected:
-        raise ValueError(
-            f"hr_guide must be {expected} for lr_target {tuple(lr_target.shape)} at scale x{scale} "
-            f"with {guide_channels} guide channel(s), got {tuple(hr_guide.shape)}; crop the HR "
-            f"images to a multiple of the scale (modcrop)"
-        )

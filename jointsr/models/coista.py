@@ -75,7 +75,7 @@ class PatchISTA(nn.Module):
 
     @torch.no_grad()
     def reset_ista(self, dictionary: torch.Tensor, threshold_init: float) -> float:
-        """Set ``D_l = dictionary`` (d x n), ``P_l = D^T / L``, thresholds ``lambda / L``; return L."""
+        """``D_l = dictionary`` (d x n), ``P_l = D^T / L``, thresholds ``lambda / L``; returns L."""
         lipschitz = float(torch.linalg.svdvals(dictionary)[0] ** 2)
         for P in self.analysis:
             P.weight.copy_((dictionary.T / lipschitz)[..., None, None])
@@ -124,7 +124,8 @@ class CoISTA(nn.Module):
             patch_size = DEFAULT_PATCH_SIZE[scale]
         patch_stride = max(1, patch_size // 2) if patch_stride is None else patch_stride
         eval_patch_stride = patch_stride if eval_patch_stride is None else eval_patch_stride
-        for name, stride in (("patch_stride", patch_stride), ("eval_patch_stride", eval_patch_stride)):
+        strides = {"patch_stride": patch_stride, "eval_patch_stride": eval_patch_stride}
+        for name, stride in strides.items():
             if not 1 <= stride <= patch_size:
                 raise ValueError(f"{name} must be in [1, patch_size={patch_size}], got {stride}")
         if init not in ("ista", "random"):

@@ -30,7 +30,7 @@ from jointsr.models.blocks import (
     Threshold,
     UpdateForm,
     bilinear_kernel,
-    check_inputs,
+    check_guided_inputs,
     conv,
     conv_down,
     conv_up,
@@ -275,7 +275,7 @@ class JointSR(nn.Module):
 
     # ------------------------------------------------------------------ forward
     def check_inputs(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> None:
-        check_inputs(lr_target, hr_guide, self.scale, self.guide_channels)
+        check_guided_inputs(lr_target, hr_guide, self.scale, self.guide_channels)
 
     @torch.no_grad()
     def code_density(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> dict[str, float]:

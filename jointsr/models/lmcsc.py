@@ -8,7 +8,8 @@ factorised form ``a - E * (D * a)`` (``D: k -> c``, ``E: c -> k``, untied over i
     target encoder : c' = We' * Y; u_0 = xi(c'; Z);  u_{i+1} = xi(u_i - E'_i(D'_i u_i) + c'; Z)
                      with the final guide code Z as side information (LeSITA)
     first stage    : out = D * U
-    refinement     : c'' = We'' * out;  v_0 = phi(c'');  v_{i+1} = phi(v_i - E''_i(ReLU(D''_i v_i)) + c'')
+    refinement     : c'' = We'' * out;  v_0 = phi(c'');
+                     v_{i+1} = phi(v_i - E''_i(ReLU(D''_i v_i)) + c'')
     output         : out2 = D2 * V + Y
 
 ``phi`` is the soft threshold and ``xi`` LeSITA (``jointsr.models.ops``), thresholds
@@ -131,14 +132,16 @@ class LMCSC(nn.Module):
 
         def updates(channels: int, iterations: int, relu: bool = False) -> nn.ModuleList:
             def decoder() -> nn.Module:
-                return nn.Sequential(conv(k, channels, K), nn.ReLU()) if relu else conv(k, channels, K)
+                decode = conv(k, channels, K)
+                return nn.Sequential(decode, nn.ReLU()) if relu else decode
             return nn.ModuleList(CodeUpdate("factorised", D=decoder(), E=conv(channels, k, K))
                                  for _ in range(iterations))
 
         def thresholds(iterations: int) -> nn.ModuleList:
             return nn.ModuleList(Threshold(k, threshold_init) for _ in range(1 + iterations))
 
-        self.guide_encoder = ACSC(conv(guide_channels, k, K), updates(guide_channels, guide_iterations),
+        self.guide_encoder = ACSC(conv(guide_channels, k, K),
+                                  updates(guide_channels, guide_iterations),
                                   thresholds(guide_iterations), guide_iterations)
         self.target_encoder = SideInfoACSC(conv(1, k, K), updates(1, target_iterations),
                                            thresholds(target_iterations), target_iterations)

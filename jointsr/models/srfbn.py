@@ -59,7 +59,8 @@ class FeedbackBlock(nn.Module):
         super().__init__()
         f, kernel, stride, padding = num_features, *projection
         self.compress_in = _conv_prelu(2 * f, f, 1)
-        self.up = nn.ModuleList(_deconv_prelu(f, kernel, stride, padding) for _ in range(num_groups))
+        self.up = nn.ModuleList(_deconv_prelu(f, kernel, stride, padding)
+                                for _ in range(num_groups))
         self.down = nn.ModuleList(_conv_prelu(f, f, kernel, stride, padding)
                                   for _ in range(num_groups))
         # Compressions of the g >= 2 groups: [L_0 .. L_{g-1}] and [H_1 .. H_g], g*F -> F.
