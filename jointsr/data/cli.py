@@ -55,7 +55,7 @@ def prepare(cfg: DictConfig) -> int:
         console.print("data.store=false: no patch store to build")
         return 0
     start = time.perf_counter()
-    store, status = datamodule.prepare_store()
+    store, status = datamodule.prepare_store(verify=True)
     attrs = store.attrs()
     console.print(f"[green]{status}[/] {store.path}\n    {attrs['count']} patches, "
                   f"{store.path.stat().st_size / 1e6:.1f} MB, {time.perf_counter() - start:.1f} s "

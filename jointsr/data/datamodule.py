@@ -134,6 +134,8 @@ class SRDataModule(L.LightningDataModule):
         self.val_set: Dataset | None = None
         self.test_set: Dataset | None = None
         self.timings: dict[str, float] = {}
+        #: how the training patches were obtained, e.g. "patch store hit: <path>" (for logs)
+        self.store_status: str | None = None
 
     @property
     def name(self) -> str:
@@ -160,7 +162,7 @@ class SRDataModule(L.LightningDataModule):
             log.info("%s x%d: %d training patches of %dx%d from %d images in %.1f s (%s)",
                      self.dataset.name, self.scale, len(self.train_set), self.patch_size,
                      self.patch_size, len(self.train_names()), self.timings["patches_s"],
-                     self.timings.get("store", "in memory, no store"))
+                     self.store_status or "cut in memory, no store")
         if stage in (None, "fit", "validate") and self.val_set is None:
             self.val_set = SceneDataset([centre_crop(self._scene(n), self.val_crop, self.scale)
                                          for n in self.val_names])
@@ -184,11 +186,17 @@ class SRDataModule(L.LightningDataModule):
             yield scene_patches(self._scene(name), self.scale, self.patch_size, self.patch_stride,
                                 self.rotations)
 
-    def prepare_store(self) -> tuple[PatchStore, str]:
-        """Build the store unless a usable one exists; returns it and "hit", "built" or "rebuilt"."""
+    def prepare_store(self, verify: bool | None = None) -> tuple[PatchStore, str]:
+        """Build the store unless a usable one exists; returns it and "hit", "built" or "rebuilt".
+
+        ``verify``: check an existing store's content hash (default: only when it will be read
+        lazily; in-memory loading checks the hash as it reads).
+        """
         store = self.patch_store()
-        status = ensure_store(store, self._scene_patches, len(self.train_names()),
-                              verify=self.verify_store and not self.in_memory, progress=self.progress)
+        if verify is None:
+            verify = self.verify_store and not self.in_memory
+        status = ensure_store(store, self._scene_patches, len(self.train_names()), verify=verify,
+                              progress=self.progress)
         return store, status
 
     def _subset(self, count: int) -> np.ndarray | None:
@@ -204,12 +212,12 @@ class SRDataModule(L.LightningDataModule):
             store, status = self.prepare_store()
             try:
                 patches = store.load()
-            except StoreError as error:  # changed between the check and the read
+            except StoreError as error:  # the content hash is checked here, as the patches are read
                 log.warning("%s: rebuilding it", error)
                 store.path.unlink(missing_ok=True)
-                store, status = self.prepare_store()
-                patches = store.load()
-            self.timings["store"] = f"patch store {status}: {store.path}"
+                store, _ = self.prepare_store()
+                patches, status = store.load(), "rebuilt"
+            self.store_status = f"patch store {status}: {store.path}"
         else:
             scenes = [self._scene(n) for n in self.train_names()]
             patches = cut_patches(scenes, self.scale, self.patch_size, self.patch_stride, self.rotations)
@@ -222,9 +230,8 @@ class SRDataModule(L.LightningDataModule):
         """The training Dataset: patches in memory, or read lazily from the store."""
         if self.store and not self.in_memory:
             store, status = self.prepare_store()
-            self.timings["store"] = f"patch store {status}, read lazily: {store.path}"
-            dataset = H5PatchDataset(store.path)
-            return H5PatchDataset(store.path, indices=self._subset(len(dataset)))
+            self.store_status = f"patch store {status}, read lazily: {store.path}"
+            return H5PatchDataset(store.path, indices=self._subset(int(store.attrs()["count"])))
         return PatchDataset(self.build_patches())
 
     def train_dataloader(self) -> DataLoader:

@@ -289,7 +289,7 @@ class H5PatchDataset(Dataset):
                 "hr": torch.from_numpy(store["hr"][row]), "name": str(index)}
 
     def __del__(self) -> None:
-        if self._file is not None and self._pid == os.getpid():
+        if getattr(self, "_file", None) is not None and self._pid == os.getpid():
             try:
                 self._file.close()
             except Exception:  # interpreter shutdown: h5py may already be gone

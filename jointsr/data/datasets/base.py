@@ -88,8 +88,11 @@ class GuidedSRDataset:
     def _not_found_message(self) -> str:
         missing = self.missing()
         shown = ", ".join(str(p) for p in missing[:3]) + (" ..." if len(missing) > 3 else "")
-        if self.archive_url:
-            where = f"; it is fetched from {self.archive_url} when {self.root} does not exist"
+        if self.archive_url and self._root_is_empty():
+            where = f"; fetching it from {self.archive_url} failed"
+        elif self.archive_url:
+            where = (f"; it is fetched from {self.archive_url} only into a missing or empty folder: "
+                     f"move {self.root} away to download it there")
         elif self.url:
             where = (f"; the publisher offers no single archive of this layout: download it from "
                      f"{self.url} and arrange it as documented in {type(self).__module__}")
@@ -99,10 +102,19 @@ class GuidedSRDataset:
                 f"Set JOINTSR_DATA_DIR (or paths.data_dir=...) to the folder that holds "
                 f"'{self.root.name}/'{where}.")
 
+    def _root_is_empty(self) -> bool:
+        return not self.root.exists() or (self.root.is_dir() and not any(self.root.iterdir()))
+
     def ensure_available(self) -> None:
-        """Download when files are missing; raise a clear error when that is impossible."""
-        if not self.is_available():
-            log.info("%s: files missing under %s, downloading", self.name, self.root)
+        """Download when files are missing; raise a clear error when that is impossible.
+
+        A download only goes into a missing or empty ``root``: files are never mixed
+        into a folder that holds something else.
+        """
+        if self.is_available():
+            return
+        if self.archive_url and self._root_is_empty():
+            log.info("%s: %s is missing, downloading %s", self.name, self.root, self.archive_url)
             self.download()
         if not self.is_available():
             raise DatasetNotFoundError(self._not_found_message())

@@ -1,0 +1,58 @@
+"""The data configs on the real data: every dataset composes, depth tests its own set."""
+
+from __future__ import annotations
+
+import hydra
+import pytest
+from omegaconf import OmegaConf
+
+from conftest import require_data
+from jointsr.data.datamodule import SRDataModule
+
+from data_helpers import write_tiny_set
+
+DEPTH_TESTS = {"depth_middlebury": ("middlebury2005", 6), "depth_lu6": ("lu6", 6),
+               "depth_nyu": ("nyuv2", 3), "depth_sintel": ("sintel", 4)}
+
+
+@pytest.mark.parametrize("data", ["cave", "rgbnir", *DEPTH_TESTS])
+@pytest.mark.parametrize("scale", ["x2", "x4", "x8", "x16"])
+def test_every_data_config_composes_at_every_scale(compose_cfg, data, scale):
+    cfg = compose_cfg("train", [f"data={data}", f"scale={scale}"])
+    OmegaConf.to_container(cfg, resolve=True)
+    assert cfg.data.patch_size % cfg.scale == 0 and cfg.data.cache_dir == cfg.paths.cache_dir
+
+
+@pytest.mark.parametrize("data", list(DEPTH_TESTS))
+def test_depth_configs_train_on_middlebury30_and_test_their_set(compose_cfg, data):
+    require_data("depth")
+    cfg = compose_cfg("eval", [f"data={data}", "scale=x16"])
+    module = hydra.utils.instantiate(cfg.data)
+    name, count = DEPTH_TESTS[data]
+    assert module.dataset.name == "middlebury30" and module.name == name
+    module.prepare_data()
+    module.setup("test")
+    assert len(module.test_set) == count
+    item = module.test_set[0]
+    assert item["hr"].shape[-1] == item["lr"].shape[-1] * 16 and item["guide"].shape[0] == 1
+    assert 0 <= item["hr"].min() and item["hr"].max() <= 1
+
+
+def test_cave_band_is_selectable_from_the_config(compose_cfg):
+    cfg = compose_cfg("train", ["data=cave", "data.dataset.band=12"])
+    assert hydra.utils.instantiate(cfg.data.dataset).band == 12
+
+
+def test_debug_fast_builds_through_the_store(compose_cfg, tmp_path):
+    require_data("rgbnir")
+    cfg = compose_cfg("train", ["debug=fast", "data.progress=false"])
+    module = hydra.utils.instantiate(cfg.data)
+    module.prepare_data()
+    module.setup("fit")
+    assert len(module.train_set) == 64 and "patch store built" in module.store_status
+    assert module.patch_store().path.parent == tmp_path / "cache"
+
+
+def test_patch_size_not_divisible_by_the_scale_names_both(tmp_path):
+    with pytest.raises(ValueError, match="patch_size=44 is not divisible by scale=8"):
+        SRDataModule(write_tiny_set(tmp_path / "tiny"), scale=8, patch_size=44, cache_dir=tmp_path / "c")
