@@ -13,7 +13,7 @@ from typing import Callable, Literal
 import torch
 from torch import nn
 
-from jointsr.models.ops import inverse_positive, positive, soft_threshold
+from jointsr.models.ops import inverse_positive, lesita, positive, soft_threshold
 
 UpdateForm = Literal["free", "factorised"]
 
@@ -120,6 +120,9 @@ class ACSC(nn.Module):
 
     ``a_0 = phi(W * x);  a_{t+1} = phi(update_t(a_t) + W * x)``
 
+    Given side information ``s`` (a code of another modality), the shrinkage ``phi`` is
+    LeSITA ``xi(.; s)`` instead of the soft threshold (the LMCSC encoder).
+
     ``updates`` holds one :class:`CodeUpdate` (weights tied across iterations, as in
     the paper) or ``T`` of them (untied); likewise ``thresholds`` holds the threshold of
     ``a_0`` followed by one (tied) or ``T`` (untied) iteration thresholds.
@@ -133,13 +136,17 @@ class ACSC(nn.Module):
         self.analysis, self.updates, self.thresholds = analysis, updates, thresholds
         self.iterations = iterations
 
-    def forward(self, signal: torch.Tensor) -> torch.Tensor:
+    def forward(self, signal: torch.Tensor, side: torch.Tensor | None = None) -> torch.Tensor:
+        def shrink(value: torch.Tensor, threshold: Threshold) -> torch.Tensor:
+            if side is None:
+                return soft_threshold(value, threshold())
+            return lesita(value, side, threshold())
+
         drive = self.analysis(signal)  # W * x, computed once
-        code = soft_threshold(drive, self.thresholds[0]())
+        code = shrink(drive, self.thresholds[0])
         for t in range(self.iterations):
             update = self.updates[t % len(self.updates)]
-            threshold = self.thresholds[1 + t % (len(self.thresholds) - 1)]
-            code = soft_threshold(update(code) + drive, threshold())
+            code = shrink(update(code) + drive, self.thresholds[1 + t % (len(self.thresholds) - 1)])
         return code
 
 

@@ -236,19 +236,19 @@ class JointSR(nn.Module):
         analysis_z = guide_dict.transpose(0, 1).flip(-1, -2) / lip_z  # (k, Cg, K, K)
         analysis_y = target_dict / lip_y  # ConvTranspose2d weight (1, k, 2s, 2s)
 
-        def set_guide(update: CodeUpdate) -> None:
+        def set_update(update: CodeUpdate, free: torch.Tensor, dictionary: torch.Tensor,
+                       adjoint: torch.Tensor) -> None:
             if update.form == "free":
-                update.S.weight.copy_(s_guide)
+                update.S.weight.copy_(free)
             else:
-                update.D.weight.copy_(guide_dict)
-                update.E.weight.copy_(analysis_z)
+                update.D.weight.copy_(dictionary)
+                update.E.weight.copy_(adjoint)
+
+        def set_guide(update: CodeUpdate) -> None:
+            set_update(update, s_guide, guide_dict, analysis_z)
 
         def set_target(update: CodeUpdate) -> None:
-            if update.form == "free":
-                update.S.weight.copy_(s_target)
-            else:
-                update.D.weight.copy_(target_dict)
-                update.E.weight.copy_(analysis_y)
+            set_update(update, s_target, target_dict, analysis_y)
 
         self.guide_encoder.analysis.weight.copy_(analysis_z)
         self.target_encoder.analysis.weight.copy_(analysis_y)

@@ -46,7 +46,6 @@ from jointsr.models.blocks import (
     conv,
     normalise_atoms_,
 )
-from jointsr.models.ops import lesita
 
 Init = Literal["ista", "gaussian"]
 
@@ -62,32 +61,6 @@ def dictionary_norm_sq(weight: torch.Tensor, grid: int = 64) -> float:
     spectrum = torch.fft.fft2(weight.to(torch.float64), s=(grid, grid))  # (c, k, g, g)
     gram = torch.einsum("ckxy,dkxy->xycd", spectrum, spectrum.conj())     # (g, g, c, c)
     return float(torch.linalg.eigvalsh(gram).max())
-
-
-class SideInfoACSC(nn.Module):
-    """ACSC whose shrinkage is LeSITA with side information ``s``, ``T`` iterations.
-
-    ``a_0 = xi(W * x; s);  a_{t+1} = xi(update_t(a_t) + W * x; s)``
-
-    ``thresholds`` holds ``mu`` of ``a_0`` followed by one per update (as :class:`ACSC`).
-    """
-
-    def __init__(self, analysis: nn.Module, updates: nn.ModuleList, thresholds: nn.ModuleList,
-                 iterations: int) -> None:
-        super().__init__()
-        if iterations < 0:
-            raise ValueError(f"iterations must be >= 0, got {iterations}")
-        self.analysis, self.updates, self.thresholds = analysis, updates, thresholds
-        self.iterations = iterations
-
-    def forward(self, signal: torch.Tensor, side: torch.Tensor) -> torch.Tensor:
-        drive = self.analysis(signal)  # W * x, computed once
-        code = lesita(drive, side, self.thresholds[0]())
-        for t in range(self.iterations):
-            update = self.updates[t % len(self.updates)]
-            mu = self.thresholds[1 + t % (len(self.thresholds) - 1)]
-            code = lesita(update(code) + drive, side, mu())
-        return code
 
 
 class LMCSC(nn.Module):
@@ -143,7 +116,7 @@ class LMCSC(nn.Module):
         self.guide_encoder = ACSC(conv(guide_channels, k, K),
                                   updates(guide_channels, guide_iterations),
                                   thresholds(guide_iterations), guide_iterations)
-        self.target_encoder = SideInfoACSC(conv(1, k, K), updates(1, target_iterations),
+        self.target_encoder = ACSC(conv(1, k, K), updates(1, target_iterations),
                                            thresholds(target_iterations), target_iterations)
         self.dictionary = conv(k, 1, K)  # D: (B, k, sH, sW) -> (B, 1, sH, sW)
         self.refine_encoder = ACSC(conv(1, k, K), updates(1, refine_iterations, relu=True),
