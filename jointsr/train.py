@@ -18,10 +18,14 @@ log = logging.getLogger("jointsr")
 
 
 def train(cfg: DictConfig) -> float | None:
-    """Fit and test as ``cfg`` says; returns ``cfg.monitor`` (for sweepers)."""
+    """Fit and test as ``cfg`` says; returns the best ``cfg.monitor`` (for sweepers)."""
+    output_dir = Path(cfg.paths.output_dir)
+    done = output_dir / "test_metrics.json"
+    if cfg.get("skip_done") and done.is_file():
+        log.info("skipping: %s exists (skip_done=true; skip_done=false runs it again)", done)
+        return None
     set_threads()
     L.seed_everything(cfg.seed, workers=True)
-    output_dir = Path(cfg.paths.output_dir)
     datamodule = hydra.utils.instantiate(cfg.data)
     model = build_model(cfg.model)
     loggers = instantiate_group(cfg.get("logger"))
@@ -43,15 +47,28 @@ def train(cfg: DictConfig) -> float | None:
                      (time.perf_counter() - fit_start) / 60)
         else:
             log.info("model %s has no parameters: nothing to fit", model.name)
-        metric = trainer.callback_metrics.get(cfg.monitor)
-        if cfg.get("test"):
+        metric = _monitored(trainer, cfg.monitor)
+        if cfg.get("test") and trainer.is_global_zero:
             best = _best_checkpoint(trainer) if model.has_parameters else None
-            trainer.test(model, datamodule=datamodule, ckpt_path=best, weights_only=False)
+            tester = trainer
+            if trainer.world_size > 1:
+                # Test on one device: every image once, all per-image rows in this process.
+                tester = hydra.utils.instantiate(cfg.trainer, devices=1, num_nodes=1, strategy="auto",
+                                                 logger=loggers or False, callbacks=[])
+            tester.test(model, datamodule=datamodule, ckpt_path=best, weights_only=False)
             document = test_metrics(model.name, datamodule.name, cfg.scale, model.test_results)
-            if trainer.is_global_zero:
-                write_json_atomic(output_dir / "test_metrics.json", document)
-                log.info("test of %s:\n%s", best or "the final weights", format_table(document))
-    return None if metric is None else float(metric)
+            write_json_atomic(done, document)
+            log.info("test of %s:\n%s", best or "the final weights", format_table(document))
+    return metric
+
+
+def _monitored(trainer: L.Trainer, key: str) -> float | None:
+    """The best value of the monitored metric (the checkpoint callback's), else the last one."""
+    callback = trainer.checkpoint_callback
+    if callback is not None and callback.best_model_score is not None:
+        return float(callback.best_model_score)
+    value = trainer.callback_metrics.get(key)
+    return None if value is None else float(value)
 
 
 def _best_checkpoint(trainer: L.Trainer) -> str | None:

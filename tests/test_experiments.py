@@ -1,0 +1,171 @@
+"""Experiment, launcher and hparams_search configs: each composes, pins what it says, and runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import DictConfig, OmegaConf
+
+from conftest import compose_config, require_data
+from jointsr import CONFIG_DIR
+from jointsr.train import train
+
+CONF = Path(CONFIG_DIR)
+EXPERIMENTS = sorted(path.stem for path in (CONF / "experiment").glob("*.yaml"))
+PAPER_TASKS = [("paper_cave_x4", "cave", 4), ("paper_cave_x8", "cave", 8),
+               ("paper_nir_x2", "rgbnir", 2), ("paper_nir_x4", "rgbnir", 4)]
+TINY = ["debug=fast", "logger=csv", "model.net.k=8", "model.net.K=3"]
+
+
+def compose_with_hydra(overrides: list[str]) -> DictConfig:
+    """The train config with its ``hydra`` node (launcher, sweeper, job dir name) kept."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
+        cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+def data_config_of(experiment: str) -> str:
+    """The data= option an experiment file selects (following its defaults), or rgbnir."""
+    text = (CONF / "experiment" / f"{experiment}.yaml").read_text()
+    match = re.search(r"override /data:\s*(\w+)", text)
+    return match.group(1) if match else "rgbnir"
+
+
+def skip_without_data_config(experiment: str) -> str:
+    data = data_config_of(experiment)
+    if not (CONF / "data" / f"{data}.yaml").is_file():
+        pytest.skip(f"conf/data/{data}.yaml not present")
+    return data
+
+
+@pytest.fixture(autouse=True)
+def _clear_hydra():
+    yield
+    GlobalHydra.instance().clear()
+
+
+def test_the_paper_tasks_and_the_ablation_have_experiment_files():
+    assert {"paper_cave_x4", "paper_cave_x8", "paper_nir_x2", "paper_nir_x4", "ablation_depth"} <= set(EXPERIMENTS)
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_composes_and_resolves(experiment):
+    data = skip_without_data_config(experiment)
+    cfg = compose_with_hydra([f"experiment={experiment}"])
+    assert cfg.experiment_name == experiment
+    assert cfg.hydra.runtime.choices.data == data
+    assert cfg.hydra.runtime.choices.experiment == experiment
+    job = OmegaConf.to_container(cfg, resolve=False)
+    del job["hydra"]
+    OmegaConf.to_container(OmegaConf.create(job), resolve=True)  # every interpolation resolves
+    # a stable sweep folder (no timestamp): re-running the same sweep command resumes it
+    assert cfg.hydra.sweep.dir.endswith(f"sweeps/{experiment}")
+
+
+@pytest.mark.parametrize("experiment,data,scale", PAPER_TASKS)
+def test_paper_experiments_pin_task_and_protocol_not_the_model(experiment, data, scale):
+    skip_without_data_config(experiment)
+    for model in ("jointsr", "djf", "srfbn"):
+        cfg = compose_with_hydra([f"experiment={experiment}", f"model={model}"])
+        assert cfg.model.name == model
+        assert cfg.hydra.runtime.choices.data == data and cfg.scale == scale == cfg.model.net.scale
+        assert cfg.model.loss == "mse" and cfg.model.optimizer.lr == pytest.approx(1e-4)
+        assert cfg.model.optimizer._target_ == "torch.optim.Adam" and cfg.model.scheduler is None
+        assert cfg.data.batch_size == 16 and cfg.trainer.max_epochs >= 100
+        assert "paper" in cfg.tags
+
+
+def test_the_ablation_sweeps_T_and_R_of_jointsr():
+    skip_without_data_config("ablation_depth")
+    cfg = compose_with_hydra(["experiment=ablation_depth"])
+    assert cfg.model.name == "jointsr"
+    params = cfg.hydra.sweeper.params
+    assert set(params) == {"model.net.T", "model.net.R"}
+    parsed = OverridesParser.create().parse_overrides([f"{key}={value}" for key, value in params.items()])
+    assert all(override.is_sweep_override() and len(list(override.sweep_iterator())) >= 3 for override in parsed)
+
+
+def test_job_directory_names_are_readable_and_independent_of_override_order():
+    overrides = ["model=djf", "experiment=paper_nir_x4", "seed=3", "trainer.max_time=00:00:01:00"]
+    first = compose_with_hydra(overrides).hydra.job.override_dirname
+    second = compose_with_hydra(overrides[::-1]).hydra.job.override_dirname
+    assert first == second == "experiment=paper_nir_x4,model=djf"
+
+
+def test_the_local_launcher_is_the_default():
+    cfg = compose_with_hydra([])
+    assert cfg.hydra.runtime.choices.launcher == "local"
+    assert cfg.hydra.launcher._target_.endswith("BasicLauncher")
+    assert cfg.hydra.sweeper._target_.endswith("BasicSweeper")
+
+
+def test_joblib_launcher_composes():
+    cfg = compose_with_hydra(["launcher=joblib", "hydra.launcher.n_jobs=3"])
+    launcher = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+    assert launcher["_target_"].endswith("JoblibLauncher") and launcher["n_jobs"] == 3
+
+
+def test_slurm_launcher_gives_the_trainer_one_ddp_rank_per_gpu():
+    cfg = compose_with_hydra(["launcher=slurm", "hydra.launcher.gpus_per_node=4", "hydra.launcher.nodes=2",
+                              "hydra.launcher.partition=gpu", "hydra.launcher.timeout_min=30"])
+    launcher = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+    assert launcher["_target_"].endswith("SlurmLauncher")
+    assert launcher["gpus_per_node"] == launcher["tasks_per_node"] == 4
+    assert launcher["nodes"] == 2 and launcher["partition"] == "gpu" and launcher["timeout_min"] == 30
+    trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
+    assert trainer["strategy"] == "ddp" and trainer["accelerator"] == "gpu"
+    assert trainer["devices"] == 4 and trainer["num_nodes"] == 2
+
+
+def test_optuna_search_maximises_the_returned_metric_over_real_keys():
+    cfg = compose_with_hydra(["hparams_search=optuna"])
+    sweeper = cfg.hydra.sweeper
+    assert sweeper._target_.endswith("OptunaSweeper") and sweeper.direction == "maximize"
+    assert cfg.hydra.mode.name == "MULTIRUN" and cfg.monitor == "val/psnr"
+    assert {"model.optimizer.lr", "model.net.threshold_init", "model.net.k"} <= set(sweeper.params)
+    for key in sweeper.params:  # every searched key exists in the composed model
+        assert OmegaConf.select(cfg, key) is not None, key
+    OmegaConf.to_container(sweeper, resolve=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_runs_a_fast_dev_run(experiment, tmp_path):
+    data = skip_without_data_config(experiment)
+    require_data("cave" if data == "cave" else "rgbnir")
+    GlobalHydra.instance().clear()
+    cfg = compose_config("train", [f"experiment={experiment}", "+trainer.fast_dev_run=true", *TINY], tmp_path)
+    train(cfg)
+    document = json.loads((tmp_path / "test_metrics.json").read_text())
+    assert document["data"] == data and document["scale"] == cfg.scale and len(document["per_image"]) == 1
+
+
+@pytest.mark.slow
+def test_a_multirun_names_each_job_by_its_overrides(tmp_path):
+    require_data("rgbnir")
+    script = Path(sys.executable).parent / "jointsr-train"
+    if not script.exists():
+        pytest.skip("jointsr is not installed as a package (run `make install`)")
+    sweep = tmp_path / "sweep"
+    command = [str(script), "-m", *TINY, "+trainer.fast_dev_run=true", "model.net.R=1,2",
+               f"hydra.sweep.dir={sweep}"]
+    env = {**os.environ, "JOINTSR_CACHE_DIR": str(tmp_path / "cache")}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = sorted(path.name for path in sweep.iterdir() if path.is_dir())
+    # sorted keys (upper case first), values as Hydra prints them (true -> True)
+    assert jobs == [f"+trainer.fast_dev_run=True,debug=fast,logger=csv,model.net.K=3,model.net.R={r},"
+                    "model.net.k=8" for r in (1, 2)]
+    assert all((sweep / job / "test_metrics.json").is_file() for job in jobs)
