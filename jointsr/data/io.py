@@ -36,3 +36,22 @@ def read_image(path: str | Path) -> np.ndarray:
     if image.ndim == 3 and image.shape[2] == 4:  # RGBA: drop alpha
         image = image[..., :3]
     return image
+
+
+def write_image(path: str | Path, image: np.ndarray, bits: int = 16) -> Path:
+    """Save a float image in [0, 1] as an 8- or 16-bit grey PNG, atomically (temporary
+    file, then rename), so an interrupted write leaves no half-written image."""
+    from PIL import Image
+
+    if bits not in (8, 16):
+        raise ValueError(f"bits must be 8 or 16, got {bits}")
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"{path}: only PNG output is supported (8/16-bit grey)")
+    peak = 255 if bits == 8 else 65535
+    pixels = np.round(np.clip(image, 0.0, 1.0) * peak).astype(np.uint8 if bits == 8 else np.uint16)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial.png")
+    Image.fromarray(pixels).save(partial)
+    partial.replace(path)
+    return path

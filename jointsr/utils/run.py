@@ -30,13 +30,15 @@ def build_model(model_cfg: DictConfig) -> L.LightningModule:
     return model
 
 
-def load_checkpoint_model(ckpt_path: str | Path, fallback_cfg: DictConfig) -> L.LightningModule:
+def load_checkpoint_model(ckpt_path: str | Path, fallback_cfg: DictConfig | None) -> L.LightningModule:
     """Rebuild the model a checkpoint was trained with and load its weights."""
     path = Path(ckpt_path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     stored = checkpoint.get("jointsr", {}).get("model_cfg")
+    if not stored and fallback_cfg is None:
+        raise ValueError(f"{path} holds no jointsr model config (not written by jointsr-train?)")
     model_cfg = OmegaConf.create(stored) if stored else fallback_cfg
     if not stored:
         log.warning("%s holds no model config; using the composed model=%s", path, fallback_cfg.name)
