@@ -44,23 +44,11 @@ from jointsr.models.blocks import (
     Threshold,
     check_guided_inputs,
     conv,
+    dictionary_norm_sq,
     normalise_atoms_,
 )
 
 Init = Literal["ista", "gaussian"]
-
-
-@torch.no_grad()
-def dictionary_norm_sq(weight: torch.Tensor, grid: int = 64) -> float:
-    """Squared operator norm ``L`` of the stride-1 convolutional dictionary ``weight`` (c, k, K, K).
-
-    The peak over frequencies of the largest eigenvalue of ``D(w) D(w)^H`` (c x c), sampled
-    on a ``grid x grid`` DFT: the norm of the convolution on large images, in milliseconds
-    (power iteration on float64 convolutions takes seconds).
-    """
-    spectrum = torch.fft.fft2(weight.to(torch.float64), s=(grid, grid))  # (c, k, g, g)
-    gram = torch.einsum("ckxy,dkxy->xycd", spectrum, spectrum.conj())     # (g, g, c, c)
-    return float(torch.linalg.eigvalsh(gram).max())
 
 
 class LMCSC(nn.Module):

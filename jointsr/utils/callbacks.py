@@ -13,16 +13,14 @@ class StepTimer(L.Callback):
 
     def __init__(self) -> None:
         self.start: float | None = None
-        self.last: float | None = None
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.start = self.last = time.perf_counter()
+        self.start = time.perf_counter()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        now = time.perf_counter()
-        if trainer.global_step % max(1, trainer.log_every_n_steps) == 0 and self.last is not None:
-            pl_module.log("train/minutes", (now - self.start) / 60.0, on_step=True, on_epoch=False)
-        self.last = now
+        if self.start is not None and trainer.global_step % max(1, trainer.log_every_n_steps) == 0:
+            pl_module.log("train/minutes", (time.perf_counter() - self.start) / 60.0,
+                          on_step=True, on_epoch=False)
 
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
         if self.start is not None and not trainer.sanity_checking:
