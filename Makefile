@@ -4,6 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
+EXPERIMENT ?= budget_nir_x4
 export JOINTSR_DATA_DIR ?= $(abspath ../shared/data)
 
 .PHONY: help install train test test-full clean
@@ -21,8 +22,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install jointsr (editable, with dev extras)
 
-train: $(STAMP)  ## train the default experiment; Hydra overrides in ARGS="..."
-	$(BIN)/jointsr-train $(ARGS)
+train: $(STAMP)  ## train the default experiment (EXPERIMENT=budget_nir_x4: 20 min, then test); overrides in ARGS="..."
+	$(BIN)/jointsr-train experiment=$(EXPERIMENT) $(ARGS)
 
 test: $(STAMP)  ## the fast test suite (real data from JOINTSR_DATA_DIR)
 	$(BIN)/python -m pytest -q $(ARGS)

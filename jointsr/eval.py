@@ -18,6 +18,8 @@ log = logging.getLogger("jointsr")
 
 def evaluate(cfg: DictConfig) -> dict:
     """Run the test split and write ``test_metrics.json`` into the run directory."""
+    if cfg.get("curve_dir"):
+        return evaluate_curve(cfg)
     set_threads()
     L.seed_everything(cfg.seed, workers=True)
     datamodule = hydra.utils.instantiate(cfg.data)
@@ -40,6 +42,52 @@ def evaluate(cfg: DictConfig) -> dict:
     print(format_table(document))
     print(f"wrote {path}")
     return document
+
+
+def evaluate_curve(cfg: DictConfig) -> dict:
+    """Test every checkpoint :class:`~jointsr.utils.callbacks.TimedCheckpoints` wrote into
+    ``cfg.curve_dir``; writes ``test_curve.csv`` (minutes, step, mean PSNR/SSIM) into the
+    training run (the parent of ``curve_dir``), each checkpoint's per-image metrics as
+    ``curve/<checkpoint>.json`` into this run's directory."""
+    import csv
+
+    from jointsr.utils.callbacks import parse_curve_checkpoint
+
+    folder = Path(cfg.curve_dir).expanduser()
+    found = sorted((parse_curve_checkpoint(p.name), p) for p in folder.glob("*.ckpt")
+                   if parse_curve_checkpoint(p.name)) if folder.is_dir() else []
+    if not found:
+        raise FileNotFoundError(f"curve_dir={folder}: no minutesMMMM.MM-stepNNNNNNN.ckpt files (train with "
+                                f"callbacks=curve, which saves them under <run>/curve)")
+    set_threads()
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule = hydra.utils.instantiate(cfg.data)
+    datamodule.prepare_data()
+    output = Path(cfg.paths.output_dir)
+    rows = []
+    for index, ((minutes, step), path) in enumerate(found, 1):
+        model = load_checkpoint_model(path, cfg.model)
+        if model.net.scale != cfg.scale:
+            raise ValueError(f"{path} holds a x{model.net.scale} model but scale=x{cfg.scale}")
+        trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=False, callbacks=[],
+                                                     enable_progress_bar=False, enable_model_summary=False)
+        trainer.test(model, datamodule=datamodule, verbose=False)
+        document = test_metrics(model.name, datamodule.name, cfg.scale, model.test_results)
+        write_json_atomic(output / "curve" / f"{path.stem}.json", document)
+        mean = document["mean"]
+        rows.append({"minutes": minutes, "step": step, "psnr": round(mean["psnr"], 4),
+                     "ssim": round(mean["ssim"], 5), "checkpoint": str(path)})
+        log.info("[%d/%d] %.2f min, step %d: %.2f dB / %.4f", index, len(found), minutes, step,
+                 mean["psnr"], mean["ssim"])
+    table = folder.parent / "test_curve.csv"  # beside curve/, in the training run (jointsr-report reads it)
+    partial = table.with_suffix(".csv.tmp")
+    with open(partial, "w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    partial.replace(table)
+    print(f"wrote {table}")
+    return {"mean": {"psnr": rows[-1]["psnr"]}, "curve": rows}
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")

@@ -16,6 +16,7 @@ from torch import nn
 from jointsr.data.imresize import imresize
 from jointsr.evaluation import mean_metrics
 from jointsr.metrics.protocol import evaluate_pair
+from jointsr.models.blocks import Threshold
 
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "mse": F.mse_loss,
@@ -24,20 +25,38 @@ LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
 
 
 def warmup_cosine(optimizer: torch.optim.Optimizer, warmup_steps: int = 0,
-                  total_steps: float | None = None, final_factor: float = 0.01
+                  total_steps: float | None = None, final_factor: float = 0.01,
+                  time_progress: Callable[[], float] | None = None,
                   ) -> torch.optim.lr_scheduler.LambdaLR:
     """Linear warm-up over ``warmup_steps``, then cosine decay to ``final_factor`` of the
-    learning rate at ``total_steps`` (constant after warm-up when the total is unknown)."""
+    learning rate at the end of the budget.
+
+    The budget is ``total_steps`` and/or a wall-clock one, ``time_progress()`` (the
+    fraction of ``trainer.max_time`` spent); with both, whichever is nearer its end sets
+    the progress, so the decay ends when training stops on steps or on time. With neither,
+    the rate stays constant after the warm-up. A step budget alone repeats bit for bit;
+    a time budget makes the rate at step n depend on the machine's speed.
+    """
 
     def factor(step: int) -> float:
         if step < warmup_steps:
             return (step + 1) / warmup_steps
-        if total_steps is None or not math.isfinite(total_steps) or total_steps <= warmup_steps:
+        progress = []
+        if total_steps is not None and math.isfinite(total_steps) and total_steps > warmup_steps:
+            progress.append((step - warmup_steps) / (total_steps - warmup_steps))
+        if time_progress is not None:
+            progress.append(time_progress())
+        if not progress:
             return 1.0
-        progress = min(1.0, (step - warmup_steps) / (total_steps - warmup_steps))
-        return final_factor + (1 - final_factor) * 0.5 * (1 + math.cos(math.pi * progress))
+        done = min(1.0, max(progress))
+        return final_factor + (1 - final_factor) * 0.5 * (1 + math.cos(math.pi * done))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _fraction_spent(timer) -> float:
+    """Share of the wall-clock training budget used so far (Lightning's ``Timer``)."""
+    return min(1.0, timer.time_elapsed("train") / timer._duration)
 
 
 class SRModule(L.LightningModule):
@@ -86,6 +105,11 @@ class SRModule(L.LightningModule):
             loss = sum(w * self.loss_fn(p, batch["hr"]) for w, p in zip(weights, predictions))
         else:
             loss = self.loss_fn(self.net(batch["lr"], batch["guide"]), batch["hr"])
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"{self.name}: the training loss is {loss.item()} at step {self.global_step}; stopping "
+                f"rather than training on. Lower model.optimizer.lr, set trainer.gradient_clip_val, or "
+                f"check the input patches (NaN/Inf in the data)")
         self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True,
                  batch_size=batch["hr"].shape[0])
         return loss
@@ -112,6 +136,11 @@ class SRModule(L.LightningModule):
             if density is not None:
                 for state, value in density(batch["lr"][:1], batch["guide"][:1]).items():
                     self.log(f"val/density_{state}", value, batch_size=1)
+            thresholds = [m() for m in self.net.modules() if isinstance(m, Threshold)]
+            if thresholds:  # non-negative by construction; logged so a dashboard shows it
+                self.log("val/threshold_min", min(t.min() for t in thresholds).item(), batch_size=1)
+                self.log("val/threshold_mean", torch.cat([t.flatten() for t in thresholds]).mean().item(),
+                         batch_size=1)
 
     def on_validation_epoch_end(self) -> None:
         rows = self._gather(self._val_results)
@@ -171,12 +200,31 @@ class SRModule(L.LightningModule):
         if self.scheduler_factory is None:
             return optimizer
         kwargs = {}
-        if "total_steps" in inspect.signature(self.scheduler_factory).parameters and \
-                "total_steps" not in getattr(self.scheduler_factory, "keywords", {}):
-            kwargs["total_steps"] = float(self.trainer.estimated_stepping_batches)
+        accepted = inspect.signature(self.scheduler_factory).parameters
+        given = getattr(self.scheduler_factory, "keywords", {})
+        timer = self._budget_timer()
+        if "total_steps" in accepted and "total_steps" not in given:
+            # the step budget, unless only time bounds the run (then max_epochs x batches
+            # would be a horizon training never reaches)
+            if timer is None or self.trainer.max_steps > 0:
+                kwargs["total_steps"] = float(self.trainer.estimated_stepping_batches)
+        if "time_progress" in accepted and "time_progress" not in given and timer is not None:
+            strategy = self.trainer.strategy
+            if self.trainer.world_size > 1:  # one clock for all ranks, or their weights drift apart
+                kwargs["time_progress"] = lambda: strategy.broadcast(_fraction_spent(timer))
+            else:
+                kwargs["time_progress"] = lambda: _fraction_spent(timer)
         scheduler = self.scheduler_factory(optimizer, **kwargs)
         return {"optimizer": optimizer,
                 "lr_scheduler": {"scheduler": scheduler, "interval": self.scheduler_interval}}
+
+    def _budget_timer(self):
+        """Lightning's ``Timer`` callback when ``trainer.max_time`` is set, else None."""
+        from lightning.pytorch.callbacks import Timer
+
+        trainer = self._trainer
+        timers = [c for c in (trainer.callbacks if trainer is not None else []) if isinstance(c, Timer)]
+        return timers[0] if timers and timers[0]._duration else None
 
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict) -> None:

@@ -20,7 +20,8 @@ Written into OUT:
   ``image=mean`` rows and the paper's rows (``source=paper``); a wide table is one pivot away.
 - ``runs.csv``: one row per run, unfinished ones included, with its status.
 - PNGs (dpi 80): ``ablation_*`` (PSNR vs T and R, when runs differ in ``model.net.T``/``R``),
-  ``params_*`` (PSNR vs parameters), ``curves_*`` (val/psnr vs step and vs minutes),
+  ``params_*`` (PSNR vs parameters), ``curves_*`` (val/psnr vs step and vs minutes, test PSNR
+  vs minutes where ``test_curve.csv`` exists),
   ``grids_*`` (the last validation grid of each run).
 """
 
@@ -61,6 +62,7 @@ class Run:
     choices: dict = field(default_factory=dict)
     document: dict | None = None          # test_metrics.json
     curve: list[dict] = field(default_factory=list)  # {"step", "minutes", "psnr"} per validation
+    test_curve: list[dict] = field(default_factory=list)  # {"minutes", "step", "psnr"} per timed checkpoint
     grid: Path | None = None
     params: int | None = None
     label: str = ""
@@ -154,6 +156,7 @@ def read_run(path: Path) -> Run:
     if (path / "test_metrics.json").is_file():
         run.document = json.loads((path / "test_metrics.json").read_text())
     run.curve = read_curve(path / "csv" / "metrics.csv")
+    run.test_curve = read_test_curve(path / "test_curve.csv")
     grids = sorted((path / "csv" / "grids").glob("*.png"))
     run.grid = grids[-1] if grids else None
     return run
@@ -185,6 +188,15 @@ def read_curve(metrics_csv: Path) -> list[dict]:
                     by_step[int(row["step"])][name] = float(row[key])
     return [{"step": step, "minutes": values.get("minutes"), "psnr": values["psnr"]}
             for step, values in sorted(by_step.items()) if "psnr" in values]
+
+
+def read_test_curve(table: Path) -> list[dict]:
+    """Mean test PSNR of the timed checkpoints (``jointsr-eval curve_dir=<run>/curve``)."""
+    if not table.is_file():
+        return []
+    with table.open(newline="") as stream:
+        return [{"minutes": float(row["minutes"]), "step": int(row["step"]), "psnr": float(row["psnr"])}
+                for row in csv.DictReader(stream)]
 
 
 def count_parameters(run: Run) -> int | None:
@@ -465,25 +477,39 @@ def plot_params(runs: list[Run], path: Path, title: str, dpi: int) -> Path | Non
 
 
 def plot_curves(runs: list[Run], path: Path, title: str, dpi: int) -> Path | None:
-    """val/psnr against training steps and against wall-clock minutes."""
-    with_curves = [run for run in runs if run.curve]
+    """val/psnr against training steps and against wall-clock minutes; test PSNR against
+    minutes for runs with timed checkpoints tested (``test_curve.csv``)."""
+    with_curves = [run for run in runs if run.curve or run.test_curve]
     if not with_curves:
         return None
     timed = any(point["minutes"] is not None for run in with_curves for point in run.curve)
+    tested = any(run.test_curve for run in with_curves)
+    panels = 1 + timed + tested
     plt = _pyplot()
-    figure, axes = plt.subplots(1, 2 if timed else 1, figsize=(9 if timed else 5, 3.4), squeeze=False)
+    # the legend goes below the panels: run labels are long and would hide the curves
+    figure, axes = plt.subplots(1, panels, figsize=(4.0 * panels, 3.4 + 0.16 * len(with_curves)),
+                                squeeze=False, layout="constrained")
     for run in with_curves:
-        axes[0][0].plot([p["step"] for p in run.curve], [p["psnr"] for p in run.curve], ".-", label=run.label)
+        line, = axes[0][0].plot([p["step"] for p in run.curve], [p["psnr"] for p in run.curve], ".-",
+                                label=run.label)
         if timed:
             timed_points = [p for p in run.curve if p["minutes"] is not None]
-            axes[0][1].plot([p["minutes"] for p in timed_points], [p["psnr"] for p in timed_points], ".-")
+            axes[0][1].plot([p["minutes"] for p in timed_points], [p["psnr"] for p in timed_points], ".-",
+                            color=line.get_color())
+        if run.test_curve:
+            axes[0][-1].plot([p["minutes"] for p in run.test_curve], [p["psnr"] for p in run.test_curve], "o-",
+                             color=line.get_color())
     axes[0][0].set_xlabel("step")
     if timed:
         axes[0][1].set_xlabel("minutes of training")
-    for axis in axes[0]:
+    for axis in axes[0][:1 + timed]:
         axis.set_ylabel("val/psnr (dB)")
+    if tested:
+        axes[0][-1].set_xlabel("minutes of training")
+        axes[0][-1].set_ylabel("test PSNR (dB), timed checkpoints")
+    for axis in axes[0]:
         axis.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=6)
+    figure.legend(loc="outside lower center", fontsize=6, ncol=1)
     figure.suptitle(title, fontsize=9)
     return _save(figure, path, dpi)
 
@@ -506,7 +532,8 @@ def plot_grids(runs: list[Run], path: Path, title: str, dpi: int, limit: int) ->
 
 
 def _save(figure, path: Path, dpi: int) -> Path:
-    figure.tight_layout()
+    if figure.get_layout_engine() is None:
+        figure.tight_layout()
     figure.savefig(path, dpi=dpi)
     import matplotlib.pyplot as plt
 

@@ -26,6 +26,9 @@ def train(cfg: DictConfig) -> float | None:
         return None
     set_threads()
     L.seed_everything(cfg.seed, workers=True)
+    resume = _resume_from(cfg, output_dir)
+    # Lightning's CSV logger deletes an existing metrics.csv: keep the killed run's rows
+    earlier_rows = _rows_before(output_dir / "csv" / "metrics.csv", resume)
     datamodule = hydra.utils.instantiate(cfg.data)
     model = build_model(cfg.model)
     loggers = instantiate_group(cfg.get("logger"))
@@ -42,7 +45,11 @@ def train(cfg: DictConfig) -> float | None:
                  time.perf_counter() - start)
         if model.has_parameters:
             fit_start = time.perf_counter()
-            trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+            try:
+                trainer.fit(model, datamodule=datamodule, ckpt_path=resume)
+            finally:
+                if earlier_rows and trainer.is_global_zero:
+                    _prepend_rows(output_dir / "csv" / "metrics.csv", earlier_rows)
             log.info("training: %d steps in %.1f min", trainer.global_step,
                      (time.perf_counter() - fit_start) / 60)
         else:
@@ -60,6 +67,50 @@ def train(cfg: DictConfig) -> float | None:
             write_json_atomic(done, document)
             log.info("test of %s:\n%s", best or "the final weights", format_table(document))
     return metric
+
+
+def _resume_from(cfg: DictConfig, output_dir: Path) -> str | None:
+    """``ckpt_path``, else the ``last.ckpt`` a killed run of this directory left behind (with
+    ``skip_done``): re-running a killed sweep continues its unfinished job where it stopped,
+    the clock of a ``max_time`` budget included, instead of starting it again."""
+    if cfg.get("ckpt_path"):
+        return cfg.ckpt_path
+    last = output_dir / "checkpoints" / "last.ckpt"
+    if cfg.get("skip_done") and last.is_file():
+        log.info("resuming an unfinished run from %s (skip_done=false starts it afresh)", last)
+        return str(last)
+    return None
+
+
+def _rows_before(metrics_csv: Path, checkpoint: str | None) -> list[dict]:
+    """The rows of ``metrics_csv`` logged before the step ``checkpoint`` restores."""
+    if checkpoint is None or not metrics_csv.is_file():
+        return []
+    import csv
+
+    import torch
+
+    restored = torch.load(checkpoint, map_location="cpu", weights_only=False).get("global_step", 0)
+    with metrics_csv.open(newline="") as stream:
+        return [row for row in csv.DictReader(stream) if row.get("step") and int(row["step"]) < restored]
+
+
+def _prepend_rows(metrics_csv: Path, earlier: list[dict]) -> None:
+    """Put ``earlier`` rows before the resumed run's rows (atomically; union of columns)."""
+    import csv
+
+    later = []
+    if metrics_csv.is_file():
+        with metrics_csv.open(newline="") as stream:
+            later = list(csv.DictReader(stream))
+    columns = sorted({key for row in earlier + later for key in row})
+    partial = metrics_csv.with_suffix(".csv.tmp")
+    metrics_csv.parent.mkdir(parents=True, exist_ok=True)
+    with partial.open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(earlier + later)
+    partial.replace(metrics_csv)
 
 
 def _monitored(trainer: L.Trainer, key: str) -> float | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -76,6 +77,25 @@ def test_short_fit_checkpoints_logs_and_tests_the_best(compose_cfg, tmp_path):
     assert all(set(row) == {"name", "psnr", "ssim", "ssim_plain"} for row in document["per_image"])
 
 
+def test_an_unfinished_run_continues_from_its_last_checkpoint(compose_cfg, tmp_path, caplog):
+    """A killed job (last.ckpt, no test_metrics.json) run again resumes instead of restarting."""
+    require_data("rgbnir")
+    killed = compose_cfg("train", TINY + ["debug=fast", "trainer.max_steps=3", "trainer.val_check_interval=3",
+                                          "test=false"])
+    train(killed)
+    assert not (tmp_path / "test_metrics.json").exists()
+    again = compose_cfg("train", TINY + ["debug=fast", "trainer.max_steps=6", "trainer.val_check_interval=3"])
+    with caplog.at_level("INFO", logger="jointsr"):
+        train(again)
+    assert "resuming an unfinished run from" in caplog.text
+    assert "training: 6 steps" in caplog.text  # 3 restored + 3 new, not 6 new
+    assert (tmp_path / "test_metrics.json").is_file()
+    steps = [int(row["step"]) for row in csv.DictReader((tmp_path / "csv" / "metrics.csv").open())
+             if row.get("train/loss")]
+    # one curve: the killed run's rows, then the resumed run's, no step twice
+    assert steps == sorted(set(steps)) and min(steps) < 3 <= max(steps), steps
+
+
 def test_eval_of_a_trained_checkpoint_rebuilds_its_model(compose_cfg, tmp_path):
     require_data("rgbnir")
     cfg = compose_cfg("train", TINY + ["debug=fast", "trainer.max_steps=2", "trainer.val_check_interval=2", "test=false"])
@@ -86,6 +106,32 @@ def test_eval_of_a_trained_checkpoint_rebuilds_its_model(compose_cfg, tmp_path):
                                     "data.test_crop=64"])
     document = evaluate(eval_cfg)
     assert document["model"] == "jointsr" and len(document["per_image"]) == 1
+
+
+def test_timed_checkpoints_give_a_test_curve(compose_cfg, tmp_path):
+    """callbacks=curve saves weights on a wall-clock interval; jointsr-eval curve_dir= tests each."""
+
+    require_data("rgbnir")
+    cfg = compose_cfg("train", TINY + ["debug=fast", "callbacks=curve", "trainer.max_steps=5",
+                                       "callbacks.timed_checkpoints.every_minutes=1e-6", "test=false"])
+    train(cfg)
+    saved = sorted(p.name for p in (tmp_path / "curve").iterdir())
+    # one at the start (step 0), then one per step (the interval is shorter than a step), one at the end
+    assert saved[0] == "minutes0000.00-step0000000.ckpt" and len(saved) >= 6, saved
+    assert saved[-1].endswith("step0000005.ckpt") and not saved[-2].endswith("step0000005.ckpt")  # once
+    eval_cfg = compose_cfg("eval", [f"curve_dir={tmp_path / 'curve'}", "data.max_test_images=1",
+                                    "data.test_crop=64"])
+    evaluate(eval_cfg)
+    assert len(list((tmp_path / "curve").glob("*.json"))) == len(saved)  # per-image metrics of each
+    with open(tmp_path / "test_curve.csv") as stream:
+        rows = list(csv.DictReader(stream))
+    assert [int(row["step"]) for row in rows] == sorted(int(row["step"]) for row in rows)
+    assert len(rows) == len(saved) and all(15.0 < float(row["psnr"]) < 50.0 for row in rows)
+    minutes = [float(row["minutes"]) for row in rows]
+    assert minutes == sorted(minutes) and minutes[0] == 0.0
+    assert len({row["psnr"] for row in rows}) > 1, "training changed the weights between checkpoints"
+    with pytest.raises(FileNotFoundError, match="callbacks=curve"):
+        evaluate(compose_cfg("eval", [f"curve_dir={tmp_path / 'checkpoints_nowhere'}"]))
 
 
 def test_eval_bicubic_writes_the_table(compose_cfg, tmp_path, capsys):

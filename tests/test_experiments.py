@@ -97,6 +97,24 @@ def test_the_ablation_sweeps_T_and_R_of_jointsr():
     assert all(override.is_sweep_override() and len(list(override.sweep_iterator())) >= 3 for override in parsed)
 
 
+@pytest.mark.parametrize("experiment,data", [("budget_cave_x4", "cave"), ("budget_nir_x4", "rgbnir")])
+def test_budget_experiments_train_the_default_recipe_for_twenty_minutes(experiment, data):
+    skip_without_data_config(experiment)
+    cfg = compose_with_hydra([f"experiment={experiment}"])
+    default = compose_with_hydra([])
+    assert cfg.hydra.runtime.choices.data == data and cfg.scale == 4 and cfg.test
+    assert cfg.trainer.max_time == "00:00:20:00" and cfg.trainer.max_steps == -1  # the clock decides
+    assert cfg.model == default.model, "a budget run trains exactly the default model=jointsr recipe"
+    assert cfg.callbacks.timed_checkpoints.every_minutes > 0
+
+
+def test_the_paper_shaped_network_keeps_the_paper_settings():
+    cfg = compose_with_hydra(["model=jointsr_paper"])
+    net = cfg.model.net
+    assert (net.k, net.K, net.T, net.R, net.form, net.global_skip) == (64, 7, 2, 3, "free", False)
+    assert cfg.model.optimizer.lr == pytest.approx(1e-4) and cfg.model.scheduler is None
+
+
 def test_job_directory_names_are_readable_and_independent_of_override_order():
     overrides = ["model=djf", "experiment=paper_nir_x4", "seed=3", "skip_done=false",
                  "trainer.max_time=00:00:01:00"]

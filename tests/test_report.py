@@ -163,3 +163,17 @@ def test_console_script_is_installed(tmp_path):
         pytest.skip("jointsr is not installed as a package (run `make install`)")
     result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "--out" in result.stdout
+
+
+def test_test_curves_from_timed_checkpoints_get_their_panel(tmp_path):
+    from jointsr.report import plot_curves, read_test_curve
+
+    (tmp_path / "test_curve.csv").write_text("minutes,step,psnr,ssim,checkpoint\n"
+                                             "0.0,0,30.1,0.9,a.ckpt\n2.01,210,33.5,0.95,b.ckpt\n")
+    curve = read_test_curve(tmp_path / "test_curve.csv")
+    assert curve == [{"minutes": 0.0, "step": 0, "psnr": 30.1}, {"minutes": 2.01, "step": 210, "psnr": 33.5}]
+    run = Run(path=tmp_path, curve=[{"step": 100, "minutes": 1.0, "psnr": 31.0}], test_curve=curve, label="a")
+    path = plot_curves([run], tmp_path / "curves.png", "t", dpi=80)
+    with Image.open(path) as image:  # three panels: val vs step, val vs minutes, test vs minutes
+        assert image.size[0] > 2.5 * image.size[1] and max(image.size) <= 1000
+    assert read_test_curve(tmp_path / "absent.csv") == []

@@ -126,8 +126,10 @@ def fetch_archive(url: str, root: str | os.PathLike, sha256: str | None = None, 
         raise FileExistsError(f"cannot download into {root}: it exists and is not empty, yet lacks "
                               f"files the dataset needs. Move it away, or point the dataset's root "
                               f"(paths.data_dir=...) at a complete copy.")
+    created = [parent for parent in (root.parent, *root.parent.parents) if not parent.exists()]
     root.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{root.name}.download-", dir=root.parent))
+    succeeded = False
     try:
         archive = work / (PurePosixPath(url).name or "archive")
         log.info("downloading %s to %s", url, root)
@@ -145,6 +147,11 @@ def fetch_archive(url: str, root: str | os.PathLike, sha256: str | None = None, 
             root.rmdir()  # empty (checked above)
         os.replace(content, root)
         log.info("unpacked %s into %s", archive.name, root)
+        succeeded = True
         return root
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if not succeeded:  # leave no empty folders behind that this call created
+            for parent in created:
+                if parent.is_dir() and not any(parent.iterdir()):
+                    parent.rmdir()

@@ -27,3 +27,62 @@ class StepTimer(L.Callback):
             pl_module.log("val/minutes", (time.perf_counter() - self.start) / 60.0)
             if trainer.global_step:
                 pl_module.log("val/steps_per_s", trainer.global_step / (time.perf_counter() - self.start))
+
+
+class TimedCheckpoints(L.Callback):
+    """Saves the weights every ``every_minutes`` of fit time, for test PSNR against minutes.
+
+    Files are ``DIRPATH/minutes0004.00-step0000812.ckpt`` (minutes of training on the clock
+    of ``trainer.max_time`` when set, which counts on across a resumed run, else since this
+    fit started; then the step), one at the start, one per interval and one at the end;
+    ``jointsr-eval curve_dir=DIRPATH`` tests them all and writes ``test_curve.csv``.
+    """
+
+    def __init__(self, dirpath: str, every_minutes: float = 2.0) -> None:
+        if every_minutes <= 0:
+            raise ValueError(f"every_minutes must be > 0, got {every_minutes}")
+        self.dirpath, self.every_minutes = dirpath, float(every_minutes)
+        self.start: float | None = None
+        self.due = 0.0
+        self.saved_step: int | None = None
+        self.timer = None
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        from lightning.pytorch.callbacks import Timer
+
+        # the budget's clock when there is one: it counts on across a resumed run
+        self.timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+        self.start, self.due = time.perf_counter(), 0.0
+        self._save(trainer)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self.start is None:
+            return
+        due = trainer.strategy.broadcast(self._minutes() >= self.due)  # every rank decides alike
+        if due:
+            self._save(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.start is not None and self.saved_step != trainer.global_step:  # the final weights, once
+            self._save(trainer)
+
+    def _minutes(self) -> float:
+        if self.timer is not None:
+            return self.timer.time_elapsed("train") / 60.0
+        return (time.perf_counter() - self.start) / 60.0
+
+    def _save(self, trainer: L.Trainer) -> None:
+        minutes = self._minutes()
+        while self.due <= minutes:
+            self.due += self.every_minutes
+        path = f"{self.dirpath}/minutes{minutes:07.2f}-step{trainer.global_step:07d}.ckpt"
+        trainer.save_checkpoint(path, weights_only=True)
+        self.saved_step = trainer.global_step
+
+
+def parse_curve_checkpoint(name: str) -> tuple[float, int] | None:
+    """``(minutes, step)`` from a :class:`TimedCheckpoints` file name, else None."""
+    import re
+
+    match = re.fullmatch(r"minutes(\d+\.\d+)-step(\d+)\.ckpt", name)
+    return (float(match.group(1)), int(match.group(2))) if match else None

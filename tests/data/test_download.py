@@ -52,6 +52,8 @@ def loopback_server(tmp_path):
 
 
 def _leftovers(folder: Path) -> list[Path]:
+    if not folder.exists():  # a failed fetch removes the folders it created
+        return []
     return [p for p in folder.iterdir() if ".download-" in p.name]
 
 
@@ -96,7 +98,21 @@ def test_a_broken_archive_leaves_nothing(tmp_path):
     bad.write_bytes(b"not an archive")
     with pytest.raises(OSError, match="neither a zip nor a tar"):
         fetch_archive(bad.as_uri(), tmp_path / "data" / "tiny", progress=False)
-    assert not (tmp_path / "data" / "tiny").exists() and not _leftovers(tmp_path / "data")
+    assert not (tmp_path / "data").exists()  # the folders this call created are gone again
+
+
+def test_unreachable_publisher_names_the_fix_and_leaves_nothing(tmp_path):
+    """No network (here: a closed loopback port) -> one error saying where data is looked for."""
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (tmp_path / "data").mkdir()
+    root = tmp_path / "data" / "nested" / "tiny"
+    with pytest.raises(DatasetNotFoundError, match=r"JOINTSR_DATA_DIR(.|\n)*URLError"):
+        TinySet(root, archive_url=f"http://127.0.0.1:{port}/tiny.zip").ensure_available()
+    assert list((tmp_path / "data").iterdir()) == []
 
 
 def test_never_downloads_into_a_folder_with_other_files(tiny_archive, tmp_path):

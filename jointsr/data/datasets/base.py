@@ -115,7 +115,13 @@ class GuidedSRDataset:
             return
         if self.archive_url and self._root_is_empty():
             log.info("%s: %s is missing, downloading %s", self.name, self.root, self.archive_url)
-            self.download()
+            from urllib.error import URLError
+
+            try:
+                self.download()
+            except (URLError, TimeoutError, ConnectionError) as error:  # no network: say what to do instead
+                raise DatasetNotFoundError(f"{self._not_found_message()} ({type(error).__name__}: {error})") \
+                    from error
         if not self.is_available():
             raise DatasetNotFoundError(self._not_found_message())
 

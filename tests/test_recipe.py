@@ -1,0 +1,117 @@
+"""The default recipe's guarantees (issue 7): seeded curves repeat, thresholds stay
+non-negative, a non-finite loss stops training with a clear error."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from conftest import compose_config, require_data
+from jointsr.lit import SRModule, warmup_cosine
+from jointsr.models.blocks import Threshold
+from jointsr.train import train
+from jointsr.utils.run import load_checkpoint_model
+
+FAST = ["debug=fast", "logger=csv", "trainer.max_steps=6", "trainer.val_check_interval=3", "test=false",
+        "data=cave", "model.optimizer.lr=5e-2"]  # a large lr: thresholds get pushed hard
+
+
+def _losses(run: Path) -> list[float]:
+    with open(run / "csv" / "metrics.csv") as stream:
+        return [float(row["train/loss"]) for row in csv.DictReader(stream) if row.get("train/loss")]
+
+
+def test_same_seed_same_curve_and_thresholds_stay_non_negative(tmp_path):
+    require_data("cave")
+    runs = {}
+    for name, seed in (("a", 7), ("b", 7), ("c", 8)):
+        cfg = compose_config("train", FAST + [f"seed={seed}"], tmp_path / name)
+        train(cfg)
+        runs[name] = _losses(tmp_path / name)
+    assert len(runs["a"]) == 6 and all(torch.isfinite(torch.tensor(runs["a"])))
+    assert runs["a"] == runs["b"], "the same seed must give the same training curve"
+    assert runs["a"] != runs["c"], "another seed draws other patches"
+    model = load_checkpoint_model(tmp_path / "a" / "checkpoints" / "last.ckpt", None)
+    thresholds = [m() for m in model.net.modules() if isinstance(m, Threshold)]
+    assert thresholds and min(t.min().item() for t in thresholds) >= 0.0
+    with open(tmp_path / "a" / "csv" / "metrics.csv") as stream:
+        logged = [float(r["val/threshold_min"]) for r in csv.DictReader(stream) if r.get("val/threshold_min")]
+    assert logged and min(logged) >= 0.0
+
+
+def test_threshold_is_non_negative_for_any_raw_value():
+    threshold = Threshold(4, init=0.05)
+    with torch.no_grad():
+        threshold.raw.copy_(torch.tensor([-1e4, -30.0, 0.0, 30.0]).view(1, 4, 1, 1))
+    assert (threshold() >= 0).all()
+
+
+class _Broken(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(1))
+
+    def forward(self, lr, guide):
+        return guide * self.weight * float("nan")
+
+
+def test_a_non_finite_loss_stops_training_with_advice():
+    module = SRModule(_Broken(), name="broken")
+    batch = {"lr": torch.rand(2, 1, 4, 4), "guide": torch.rand(2, 1, 8, 8), "hr": torch.rand(2, 1, 8, 8)}
+    with pytest.raises(FloatingPointError, match="broken.*nan.*gradient_clip_val"):
+        module.training_step(batch, 0)
+
+
+def _factors(scheduler_steps: int, **kwargs) -> list[float]:
+    parameter = nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([parameter], lr=1.0)
+    scheduler = warmup_cosine(optimizer, **kwargs)
+    factors = []
+    for _ in range(scheduler_steps):
+        factors.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return factors
+
+
+def test_warmup_then_cosine_over_a_step_budget():
+    f = _factors(12, warmup_steps=2, total_steps=10, final_factor=0.01)
+    assert f[:2] == pytest.approx([0.5, 1.0])
+    assert f[2] == pytest.approx(1.0) and f[6] == pytest.approx(0.505)  # half way: the mean
+    assert f[10] == pytest.approx(0.01) and f[11] == pytest.approx(0.01)  # floor after the budget
+    assert all(a >= b for a, b in zip(f[2:], f[3:]))
+    assert _factors(5, warmup_steps=1) == [1.0] * 5  # no budget: constant after warm-up
+
+
+def test_a_time_budget_drives_the_decay_and_the_nearer_end_wins():
+    clock = {"spent": 0.0}
+    f = _factors(3, warmup_steps=0, time_progress=lambda: clock["spent"])
+    assert f == pytest.approx([1.0, 1.0, 1.0])
+    clock["spent"] = 0.5
+    assert _factors(2, time_progress=lambda: clock["spent"])[1] == pytest.approx(0.505)
+    clock["spent"] = 1.0
+    assert _factors(2, time_progress=lambda: clock["spent"])[1] == pytest.approx(0.01)
+    # a step budget nearly spent beats a fresh clock, and the other way round
+    clock["spent"] = 0.0
+    assert _factors(10, total_steps=10, time_progress=lambda: clock["spent"])[9] < 0.05
+    clock["spent"] = 1.0
+    assert _factors(2, total_steps=1000, time_progress=lambda: clock["spent"])[1] == pytest.approx(0.01)
+
+
+def test_a_time_bounded_fit_decays_the_rate_on_the_clock(tmp_path):
+    """max_time without max_steps: the schedule follows Lightning's Timer, not max_epochs x batches."""
+    require_data("cave")
+    cfg = compose_config("train", ["debug=fast", "logger=csv", "data=cave", "test=false", "trainer.max_steps=-1",
+                                   "trainer.max_epochs=1000", "trainer.max_time=00:00:00:06",
+                                   "model.scheduler.warmup_steps=1", "trainer.val_check_interval=1000"],
+                         tmp_path)
+    train(cfg)
+    with open(tmp_path / "csv" / "metrics.csv") as stream:
+        rates = [float(r["lr-Adam"]) for r in csv.DictReader(stream) if r.get("lr-Adam")]
+    peak = cfg.model.optimizer.lr
+    assert len(rates) >= 4 and rates[1] == pytest.approx(peak, rel=0.2)
+    assert rates[-1] < 0.3 * peak, f"the rate must decay toward the end of the 6 s budget: {rates}"
