@@ -17,6 +17,7 @@ from jointsr.data.imresize import imresize
 from jointsr.evaluation import mean_metrics
 from jointsr.metrics.protocol import evaluate_pair
 from jointsr.models.blocks import Threshold
+from jointsr.utils.callbacks import budget_timer
 
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "mse": F.mse_loss,
@@ -202,7 +203,7 @@ class SRModule(L.LightningModule):
         kwargs = {}
         accepted = inspect.signature(self.scheduler_factory).parameters
         given = getattr(self.scheduler_factory, "keywords", {})
-        timer = self._budget_timer()
+        timer = budget_timer(self._trainer) if self._trainer is not None else None
         if "total_steps" in accepted and "total_steps" not in given:
             # the step budget, unless only time bounds the run (then max_epochs x batches
             # would be a horizon training never reaches)
@@ -217,14 +218,6 @@ class SRModule(L.LightningModule):
         scheduler = self.scheduler_factory(optimizer, **kwargs)
         return {"optimizer": optimizer,
                 "lr_scheduler": {"scheduler": scheduler, "interval": self.scheduler_interval}}
-
-    def _budget_timer(self):
-        """Lightning's ``Timer`` callback when ``trainer.max_time`` is set, else None."""
-        from lightning.pytorch.callbacks import Timer
-
-        trainer = self._trainer
-        timers = [c for c in (trainer.callbacks if trainer is not None else []) if isinstance(c, Timer)]
-        return timers[0] if timers and timers[0]._duration else None
 
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict) -> None:

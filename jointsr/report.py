@@ -15,7 +15,8 @@ Written into OUT:
 - ``report.md``: per (data, scale) a summary (one row per run, the paper's mean beside it)
   and the paper-style per-image table: rows = test images and their mean, columns = run x
   {PSNR, SSIM}, then the paper's published columns. In each row the best of our runs and the
-  best of the paper's columns are bold (two column groups). Then the unfinished runs.
+  best of the paper's columns are bold (two column groups). Then the unfinished runs, and
+  the jobs a sweep's ``multirun.yaml`` asked for that never started.
 - ``report.csv``: the same numbers in long form, one row per (run, image) including
   ``image=mean`` rows and the paper's rows (``source=paper``); a wide table is one pivot away.
 - ``runs.csv``: one row per run, unfinished ones included, with its status.
@@ -139,6 +140,47 @@ def find_runs(roots: Iterable[str | Path]) -> list[Run]:
             if path not in found:
                 found[path] = read_run(path)
     return sorted(found.values(), key=lambda run: str(run.path))
+
+
+def _override_items(overrides: Iterable[str]) -> dict[str, list[str]]:
+    """``key -> values`` of Hydra overrides (a sweep ``a=1,2`` gives two values)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    items: dict[str, list[str]] = {}
+    for override in OverridesParser.create().parse_overrides(list(overrides)):
+        key = override.get_key_element()
+        items[key] = [str(v) for v in override.sweep_string_iterator()] if override.is_sweep_override() \
+            else [override.get_value_element_as_str()]
+    return items
+
+
+def not_started(sweep_dir: Path, runs: list[Run]) -> list[str]:
+    """The jobs a sweep's ``multirun.yaml`` asked for that left no folder (a sweep killed
+    before reaching them), each as its overrides ``a=1,b=2``."""
+    import itertools
+
+    launched = OmegaConf.load(sweep_dir / "multirun.yaml")
+    task = OmegaConf.select(launched, "hydra.overrides.task", default=None) or []
+    params = OmegaConf.select(launched, "hydra.sweeper.params", default=None) or {}
+    try:  # the sweeper's grid first, the command line wins for a key in both (as BasicSweeper)
+        grid = {**_override_items(f"{key}={value}" for key, value in params.items()), **_override_items(task)}
+    except Exception as error:  # an override this parser cannot read: say so, list nothing
+        log.warning("%s: cannot expand the sweep (%s); jobs that never started are not listed", sweep_dir, error)
+        return []
+    seen = []
+    for run in runs:
+        if sweep_dir.resolve() in run.path.resolve().parents and run.overrides:
+            try:
+                seen.append({key: values[0] for key, values in _override_items(run.overrides).items()})
+            except Exception:
+                continue
+    keys = sorted(grid)
+    missing = []
+    for values in itertools.product(*(grid[key] for key in keys)):
+        job = dict(zip(keys, values))
+        if job not in seen:
+            missing.append(",".join(f"{key}={value}" for key, value in job.items()))
+    return missing
 
 
 def read_run(path: Path) -> Run:
@@ -560,9 +602,12 @@ def make_report(roots: Sequence[str | Path], out: str | Path, params: bool = Tru
         label_runs(groups[key])
         groups[key].sort(key=_sort_key)
     label_runs(unfinished)
+    sweeps = sorted({path.parent for root in roots for path in Path(root).expanduser().rglob("multirun.yaml")})
+    pending = [(sweep, job) for sweep in sweeps for job in not_started(sweep, runs)]
 
     lines = ["# jointsr report", "",
-             f"{len(finished)} finished run(s), {len(unfinished)} unfinished, under: "
+             f"{len(finished)} finished run(s), {len(unfinished)} unfinished"
+             + (f", {len(pending)} not started" if pending else "") + ", under: "
              + ", ".join(f"`{root}`" for root in roots), ""]
     written: list[Path] = []
     for (data, scale), group in groups.items():
@@ -584,13 +629,17 @@ def make_report(roots: Sequence[str | Path], out: str | Path, params: bool = Tru
                             for run in unfinished])
     else:
         lines.append("None.")
+    if pending:
+        lines += ["", "Jobs of a sweep that never started (in its `multirun.yaml`, no job folder: the sweep "
+                  "stopped before them; re-running the sweep's command runs them):", ""]
+        lines += _md_table(["sweep", "job overrides"], [[f"`{sweep}`", f"`{job}`"] for sweep, job in pending])
     lines += ["", "Parameters: counted by building each run's `model.net` from its config "
               "(`csv/hparams.yaml`, else `.hydra/config.yaml`).", ""]
     (out / "report.md").write_text("\n".join(lines))
     write_csv(out / "report.csv", groups)
     write_runs_csv(out / "runs.csv", runs)
     written += [out / "report.md", out / "report.csv", out / "runs.csv"]
-    return {"finished": len(finished), "unfinished": len(unfinished),
+    return {"finished": len(finished), "unfinished": len(unfinished), "not_started": len(pending),
             "groups": [f"{d} x{s}" for d, s in groups], "files": [str(p) for p in written]}
 
 

@@ -80,20 +80,23 @@ def test_short_fit_checkpoints_logs_and_tests_the_best(compose_cfg, tmp_path):
 def test_an_unfinished_run_continues_from_its_last_checkpoint(compose_cfg, tmp_path, caplog):
     """A killed job (last.ckpt, no test_metrics.json) run again resumes instead of restarting."""
     require_data("rgbnir")
+    budget = "trainer.max_time=00:00:05:00"  # a clock that must count on, not restart
     killed = compose_cfg("train", TINY + ["debug=fast", "trainer.max_steps=3", "trainer.val_check_interval=3",
-                                          "test=false"])
+                                          "test=false", budget])
     train(killed)
     assert not (tmp_path / "test_metrics.json").exists()
-    again = compose_cfg("train", TINY + ["debug=fast", "trainer.max_steps=6", "trainer.val_check_interval=3"])
+    again = compose_cfg("train", TINY + ["debug=fast", "trainer.max_steps=6", "trainer.val_check_interval=3", budget])
     with caplog.at_level("INFO", logger="jointsr"):
         train(again)
     assert "resuming an unfinished run from" in caplog.text
     assert "training: 6 steps" in caplog.text  # 3 restored + 3 new, not 6 new
     assert (tmp_path / "test_metrics.json").is_file()
-    steps = [int(row["step"]) for row in csv.DictReader((tmp_path / "csv" / "metrics.csv").open())
-             if row.get("train/loss")]
+    rows = [row for row in csv.DictReader((tmp_path / "csv" / "metrics.csv").open()) if row.get("train/loss")]
+    steps = [int(row["step"]) for row in rows]
     # one curve: the killed run's rows, then the resumed run's, no step twice
     assert steps == sorted(set(steps)) and min(steps) < 3 <= max(steps), steps
+    minutes = [float(row["train/minutes"]) for row in rows if row.get("train/minutes")]
+    assert len(minutes) >= 4 and minutes == sorted(minutes), minutes  # the budget's clock went on
 
 
 def test_eval_of_a_trained_checkpoint_rebuilds_its_model(compose_cfg, tmp_path):

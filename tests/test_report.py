@@ -177,3 +177,22 @@ def test_test_curves_from_timed_checkpoints_get_their_panel(tmp_path):
     with Image.open(path) as image:  # three panels: val vs step, val vs minutes, test vs minutes
         assert image.size[0] > 2.5 * image.size[1] and max(image.size) <= 1000
     assert read_test_curve(tmp_path / "absent.csv") == []
+
+
+def test_jobs_a_killed_sweep_never_reached_are_listed(tmp_path):
+    """multirun.yaml says what the sweep was asked for: jobs without a folder are named."""
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    launched = {"hydra": {"overrides": {"task": ["logger=csv", "model.net.R=1,2,3"]},
+                          "sweeper": {"params": {"model.net.T": "1,2"}}}}
+    OmegaConf.save(OmegaConf.create(launched), sweep / "multirun.yaml")
+    overrides = ["model.net.T=1", "logger=csv", "model.net.R=1"]  # the one job that started
+    job = sweep / "job"
+    _write_hydra_dir(job, compose_config("train", overrides, job), overrides)
+    GlobalHydra.instance().clear()
+    assert main([str(sweep), "--out", str(tmp_path / "out"), "--no-params"]) == 0
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "0 finished run(s), 1 unfinished, 5 not started" in text
+    for t, r in [(1, 2), (1, 3), (2, 1), (2, 2), (2, 3)]:
+        assert f"`logger=csv,model.net.R={r},model.net.T={t}`" in text
+    assert "`logger=csv,model.net.R=1,model.net.T=1`" not in text

@@ -8,4 +8,4 @@ sweep=${2:-logs/issue6}/ablation_depth_${minutes}min
 jointsr-train -m experiment=ablation_depth logger=csv \
   trainer.max_time="$(printf "00:00:%02d:00" "$minutes")" trainer.val_check_interval=50 \
   hydra.sweep.dir="$sweep"
-jointsr-report "$sweep" --out experiments/ablation_depth_cpu/report
+jointsr-report "$sweep" --out experiments/ablation_depth_cpu/report --max-grids 2

@@ -15,5 +15,5 @@ for task in cave_x4 nir_x4; do
     trainer.max_time="$(printf "00:00:%02d:00" "$minutes")" trainer.val_check_interval=100 \
     hydra.sweep.dir="$logs/paper_${task}_${minutes}min"
   jointsr-report "$logs/paper_${task}_${minutes}min" "$logs/bicubic_$task" \
-    --out "experiments/paper_tables_cpu/$task"
+    --out "experiments/paper_tables_cpu/$task" --max-grids 2
 done

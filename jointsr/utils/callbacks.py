@@ -8,25 +8,41 @@ import lightning as L
 
 
 class StepTimer(L.Callback):
-    """Logs training throughput (steps/s) and wall-clock minutes since the fit started, so
-    learning curves can be read against time as well as steps."""
+    """Logs training throughput (steps/s) and minutes of training, so learning curves can be
+    read against time as well as steps. Minutes are those of the ``trainer.max_time`` clock
+    when there is one (it counts on across a resumed run), else since this fit started."""
 
     def __init__(self) -> None:
         self.start: float | None = None
+        self.start_step = 0
+        self.timer = None
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.start = time.perf_counter()
+        self.start, self.start_step = time.perf_counter(), trainer.global_step
+        self.timer = budget_timer(trainer)
+
+    def minutes(self) -> float:
+        if self.timer is not None:
+            return self.timer.time_elapsed("train") / 60.0
+        return (time.perf_counter() - self.start) / 60.0
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if self.start is not None and trainer.global_step % max(1, trainer.log_every_n_steps) == 0:
-            pl_module.log("train/minutes", (time.perf_counter() - self.start) / 60.0,
-                          on_step=True, on_epoch=False)
+            pl_module.log("train/minutes", self.minutes(), on_step=True, on_epoch=False)
 
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
         if self.start is not None and not trainer.sanity_checking:
-            pl_module.log("val/minutes", (time.perf_counter() - self.start) / 60.0)
-            if trainer.global_step:
-                pl_module.log("val/steps_per_s", trainer.global_step / (time.perf_counter() - self.start))
+            pl_module.log("val/minutes", self.minutes())
+            steps = trainer.global_step - self.start_step  # this process's steps, on its own clock
+            if steps > 0:
+                pl_module.log("val/steps_per_s", steps / (time.perf_counter() - self.start))
+
+
+def budget_timer(trainer: L.Trainer):
+    """Lightning's ``Timer`` callback when ``trainer.max_time`` is set, else None."""
+    from lightning.pytorch.callbacks import Timer
+
+    return next((c for c in trainer.callbacks if isinstance(c, Timer) and c._duration), None)
 
 
 class TimedCheckpoints(L.Callback):
@@ -48,10 +64,8 @@ class TimedCheckpoints(L.Callback):
         self.timer = None
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        from lightning.pytorch.callbacks import Timer
-
         # the budget's clock when there is one: it counts on across a resumed run
-        self.timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+        self.timer = budget_timer(trainer)
         self.start, self.due = time.perf_counter(), 0.0
         self._save(trainer)
 
