@@ -10,7 +10,7 @@ import hydra
 import lightning as L
 from omegaconf import DictConfig
 
-from jointsr.evaluation import format_table, test_metrics, write_json_atomic
+from jointsr.evaluation import format_table, test_metrics, write_csv_atomic, write_json_atomic
 from jointsr.utils.run import build_model, closing_trackers, instantiate_group, load_checkpoint_model, set_threads
 
 log = logging.getLogger("jointsr")
@@ -24,14 +24,12 @@ def evaluate(cfg: DictConfig) -> dict:
     L.seed_everything(cfg.seed, workers=True)
     datamodule = hydra.utils.instantiate(cfg.data)
     if cfg.get("ckpt_path"):
-        model = load_checkpoint_model(cfg.ckpt_path, cfg.model)
+        model = _checkpoint_model(cfg.ckpt_path, cfg)
     else:
         model = build_model(cfg.model)
         if model.has_parameters:
             raise ValueError(f"model={model.name} has trainable parameters: pass ckpt_path=<a checkpoint "
                              f"of jointsr-train> (untrained weights would give meaningless numbers)")
-    if model.net.scale != cfg.scale:
-        raise ValueError(f"the checkpoint's model is for x{model.net.scale} but scale=x{cfg.scale}")
     loggers = instantiate_group(cfg.get("logger"))
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=[])
     with closing_trackers(loggers):
@@ -49,8 +47,6 @@ def evaluate_curve(cfg: DictConfig) -> dict:
     ``cfg.curve_dir``; writes ``test_curve.csv`` (minutes, step, mean PSNR/SSIM) into the
     training run (the parent of ``curve_dir``), each checkpoint's per-image metrics as
     ``curve/<checkpoint>.json`` into this run's directory."""
-    import csv
-
     from jointsr.utils.callbacks import parse_curve_checkpoint
 
     folder = Path(cfg.curve_dir).expanduser()
@@ -64,13 +60,11 @@ def evaluate_curve(cfg: DictConfig) -> dict:
     datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.prepare_data()
     output = Path(cfg.paths.output_dir)
+    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=False, callbacks=[],
+                                                 enable_progress_bar=False, enable_model_summary=False)
     rows = []
     for index, ((minutes, step), path) in enumerate(found, 1):
-        model = load_checkpoint_model(path, cfg.model)
-        if model.net.scale != cfg.scale:
-            raise ValueError(f"{path} holds a x{model.net.scale} model but scale=x{cfg.scale}")
-        trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=False, callbacks=[],
-                                                     enable_progress_bar=False, enable_model_summary=False)
+        model = _checkpoint_model(path, cfg)
         trainer.test(model, datamodule=datamodule, verbose=False)
         document = test_metrics(model.name, datamodule.name, cfg.scale, model.test_results)
         write_json_atomic(output / "curve" / f"{path.stem}.json", document)
@@ -79,15 +73,18 @@ def evaluate_curve(cfg: DictConfig) -> dict:
                      "ssim": round(mean["ssim"], 5), "checkpoint": str(path)})
         log.info("[%d/%d] %.2f min, step %d: %.2f dB / %.4f", index, len(found), minutes, step,
                  mean["psnr"], mean["ssim"])
-    table = folder.parent / "test_curve.csv"  # beside curve/, in the training run (jointsr-report reads it)
-    partial = table.with_suffix(".csv.tmp")
-    with open(partial, "w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    partial.replace(table)
+    # beside curve/, in the training run (jointsr-report reads it)
+    table = write_csv_atomic(folder.parent / "test_curve.csv", rows, list(rows[0]))
     print(f"wrote {table}")
     return {"mean": {"psnr": rows[-1]["psnr"]}, "curve": rows}
+
+
+def _checkpoint_model(path, cfg: DictConfig) -> L.LightningModule:
+    """The model a checkpoint of ``jointsr-train`` holds, checked against ``cfg.scale``."""
+    model = load_checkpoint_model(path, cfg.model)
+    if model.net.scale != cfg.scale:
+        raise ValueError(f"{path} holds a x{model.net.scale} model but scale=x{cfg.scale}")
+    return model
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")

@@ -35,6 +35,21 @@ def write_json_atomic(path: str | os.PathLike, document: dict) -> Path:
     return path
 
 
+def write_csv_atomic(path: str | os.PathLike, rows: list[dict], columns: list[str]) -> Path:
+    """Write ``rows`` (dicts, missing keys left empty) as CSV through a temporary file."""
+    import csv
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    partial.replace(path)
+    return path
+
+
 def format_table(document: dict) -> str:
     """A plain-text per-image table with the mean as its last row."""
     title = f"{document['model']} on {document['data']} x{document['scale']}"

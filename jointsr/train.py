@@ -11,7 +11,7 @@ import hydra
 import lightning as L
 from omegaconf import DictConfig
 
-from jointsr.evaluation import format_table, test_metrics, write_json_atomic
+from jointsr.evaluation import format_table, test_metrics, write_csv_atomic, write_json_atomic
 from jointsr.utils.run import build_model, closing_trackers, instantiate_group, set_threads
 
 log = logging.getLogger("jointsr")
@@ -90,7 +90,7 @@ def _rows_before(metrics_csv: Path, checkpoint: str | None) -> list[dict]:
 
     import torch
 
-    restored = torch.load(checkpoint, map_location="cpu", weights_only=False).get("global_step", 0)
+    restored = torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True).get("global_step", 0)
     with metrics_csv.open(newline="") as stream:
         return [row for row in csv.DictReader(stream) if row.get("step") and int(row["step"]) < restored]
 
@@ -103,14 +103,7 @@ def _prepend_rows(metrics_csv: Path, earlier: list[dict]) -> None:
     if metrics_csv.is_file():
         with metrics_csv.open(newline="") as stream:
             later = list(csv.DictReader(stream))
-    columns = sorted({key for row in earlier + later for key in row})
-    partial = metrics_csv.with_suffix(".csv.tmp")
-    metrics_csv.parent.mkdir(parents=True, exist_ok=True)
-    with partial.open("w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(earlier + later)
-    partial.replace(metrics_csv)
+    write_csv_atomic(metrics_csv, earlier + later, sorted({key for row in earlier + later for key in row}))
 
 
 def _monitored(trainer: L.Trainer, key: str) -> float | None:

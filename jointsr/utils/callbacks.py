@@ -7,35 +7,52 @@ import time
 import lightning as L
 
 
-class StepTimer(L.Callback):
-    """Logs training throughput (steps/s) and minutes of training, so learning curves can be
-    read against time as well as steps. Minutes are those of the ``trainer.max_time`` clock
-    when there is one (it counts on across a resumed run), else since this fit started."""
+class TrainingClock:
+    """Minutes of training: the ``trainer.max_time`` clock when there is one (Lightning's
+    ``Timer``, which counts on across a resumed run), else since :meth:`start`."""
 
     def __init__(self) -> None:
-        self.start: float | None = None
-        self.start_step = 0
+        self.began: float | None = None
         self.timer = None
 
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.start, self.start_step = time.perf_counter(), trainer.global_step
-        self.timer = budget_timer(trainer)
+    @property
+    def running(self) -> bool:
+        return self.began is not None
+
+    def start(self, trainer: L.Trainer) -> None:
+        self.began, self.timer = time.perf_counter(), budget_timer(trainer)
+
+    def seconds_since_start(self) -> float:
+        return time.perf_counter() - self.began
 
     def minutes(self) -> float:
         if self.timer is not None:
             return self.timer.time_elapsed("train") / 60.0
-        return (time.perf_counter() - self.start) / 60.0
+        return self.seconds_since_start() / 60.0
+
+
+class StepTimer(L.Callback):
+    """Logs training throughput (steps/s) and minutes of training (:class:`TrainingClock`),
+    so learning curves can be read against time as well as steps."""
+
+    def __init__(self) -> None:
+        self.clock = TrainingClock()
+        self.start_step = 0
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.clock.start(trainer)
+        self.start_step = trainer.global_step
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if self.start is not None and trainer.global_step % max(1, trainer.log_every_n_steps) == 0:
-            pl_module.log("train/minutes", self.minutes(), on_step=True, on_epoch=False)
+        if self.clock.running and trainer.global_step % max(1, trainer.log_every_n_steps) == 0:
+            pl_module.log("train/minutes", self.clock.minutes(), on_step=True, on_epoch=False)
 
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
-        if self.start is not None and not trainer.sanity_checking:
-            pl_module.log("val/minutes", self.minutes())
+        if self.clock.running and not trainer.sanity_checking:
+            pl_module.log("val/minutes", self.clock.minutes())
             steps = trainer.global_step - self.start_step  # this process's steps, on its own clock
             if steps > 0:
-                pl_module.log("val/steps_per_s", steps / (time.perf_counter() - self.start))
+                pl_module.log("val/steps_per_s", steps / self.clock.seconds_since_start())
 
 
 def budget_timer(trainer: L.Trainer):
@@ -58,35 +75,28 @@ class TimedCheckpoints(L.Callback):
         if every_minutes <= 0:
             raise ValueError(f"every_minutes must be > 0, got {every_minutes}")
         self.dirpath, self.every_minutes = dirpath, float(every_minutes)
-        self.start: float | None = None
+        self.clock = TrainingClock()
         self.due = 0.0
         self.saved_step: int | None = None
-        self.timer = None
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        # the budget's clock when there is one: it counts on across a resumed run
-        self.timer = budget_timer(trainer)
-        self.start, self.due = time.perf_counter(), 0.0
+        self.clock.start(trainer)
+        self.due = 0.0
         self._save(trainer)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if self.start is None:
+        if not self.clock.running:
             return
-        due = trainer.strategy.broadcast(self._minutes() >= self.due)  # every rank decides alike
-        if due:
+        # one decision for every rank (a no-op on one device; Lightning's Timer does the same)
+        if trainer.strategy.broadcast(self.clock.minutes() >= self.due):
             self._save(trainer)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.start is not None and self.saved_step != trainer.global_step:  # the final weights, once
+        if self.clock.running and self.saved_step != trainer.global_step:  # the final weights, once
             self._save(trainer)
 
-    def _minutes(self) -> float:
-        if self.timer is not None:
-            return self.timer.time_elapsed("train") / 60.0
-        return (time.perf_counter() - self.start) / 60.0
-
     def _save(self, trainer: L.Trainer) -> None:
-        minutes = self._minutes()
+        minutes = self.clock.minutes()
         while self.due <= minutes:
             self.due += self.every_minutes
         path = f"{self.dirpath}/minutes{minutes:07.2f}-step{trainer.global_step:07d}.ckpt"
