@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import logging
 import math
 from pathlib import Path
 from typing import Any, Callable
@@ -18,6 +19,8 @@ from jointsr.evaluation import mean_metrics
 from jointsr.metrics.protocol import evaluate_pair
 from jointsr.models.blocks import Threshold
 from jointsr.utils.callbacks import budget_timer
+
+log = logging.getLogger("jointsr")
 
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "mse": F.mse_loss,
@@ -100,6 +103,8 @@ class SRModule(L.LightningModule):
         return any(p.requires_grad for p in self.parameters())
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        if not bool(getattr(self.net, "calibrated", True)):
+            self._calibrate(batch)
         weights = getattr(self.net, "step_weights", None)
         if weights:
             predictions = self.net.forward_steps(batch["lr"], batch["guide"])
@@ -114,6 +119,22 @@ class SRModule(L.LightningModule):
         self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True,
                  batch_size=batch["hr"].shape[0])
         return loss
+
+    @torch.no_grad()
+    def _calibrate(self, batch: dict) -> None:
+        """The network's data-driven start on the first training batch (before the first
+        optimiser step; a resumed or loaded network is calibrated already). Under DDP every
+        rank takes rank 0's result, so all replicas start from the same weights."""
+        self.net.calibrate(batch["lr"], batch["guide"], batch["hr"])
+        if self.trainer.world_size > 1 and torch.distributed.is_initialized():
+            for tensor in [*self.net.parameters(), *self.net.buffers()]:
+                torch.distributed.broadcast(tensor.data, src=0)
+        diagnostics = getattr(self.net, "diagnostics", None)
+        if diagnostics is not None:
+            densities = {k.split("/", 1)[1]: v for k, v in diagnostics(batch["lr"], batch["guide"]).items()
+                         if k.startswith("density/")}
+            log.info("%s calibrated on the first batch: code density %s", self.name,
+                     " ".join(f"{k}={v:.0%}" for k, v in densities.items()))
 
     # ------------------------------------------------------------------ evaluation
     def _evaluate(self, batch: dict) -> tuple[torch.Tensor, list[dict]]:
@@ -133,15 +154,16 @@ class SRModule(L.LightningModule):
         self._val_results.extend(rows)
         if batch_idx == self.grid_index:
             self._log_grid(batch, prediction)
-            density = getattr(self.net, "code_density", None)
-            if density is not None:
-                for state, value in density(batch["lr"][:1], batch["guide"][:1]).items():
-                    self.log(f"val/density_{state}", value, batch_size=1)
-            thresholds = [m() for m in self.net.modules() if isinstance(m, Threshold)]
-            if thresholds:  # non-negative by construction; logged so a dashboard shows it
-                self.log("val/threshold_min", min(t.min() for t in thresholds).item(), batch_size=1)
-                self.log("val/threshold_mean", torch.cat([t.flatten() for t in thresholds]).mean().item(),
-                         batch_size=1)
+            diagnostics = getattr(self.net, "diagnostics", None)
+            if diagnostics is not None:  # code density per state and step, thresholds
+                for key, value in diagnostics(batch["lr"][:1], batch["guide"][:1]).items():
+                    self.log(f"val/{key}", value, batch_size=1)
+            else:
+                thresholds = [m() for m in self.net.modules() if isinstance(m, Threshold)]
+                if thresholds:  # non-negative by construction; logged so a dashboard shows it
+                    self.log("val/threshold/min", min(t.min() for t in thresholds).item(), batch_size=1)
+                    self.log("val/threshold/mean", torch.cat([t.flatten() for t in thresholds]).mean().item(),
+                             batch_size=1)
 
     def on_validation_epoch_end(self) -> None:
         rows = self._gather(self._val_results)

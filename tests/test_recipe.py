@@ -39,7 +39,7 @@ def test_same_seed_same_curve_and_thresholds_stay_non_negative(tmp_path):
     thresholds = [m() for m in model.net.modules() if isinstance(m, Threshold)]
     assert thresholds and min(t.min().item() for t in thresholds) >= 0.0
     with open(tmp_path / "a" / "csv" / "metrics.csv") as stream:
-        logged = [float(r["val/threshold_min"]) for r in csv.DictReader(stream) if r.get("val/threshold_min")]
+        logged = [float(r["val/threshold/min"]) for r in csv.DictReader(stream) if r.get("val/threshold/min")]
     assert logged and min(logged) >= 0.0
 
 

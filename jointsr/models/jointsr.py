@@ -27,6 +27,7 @@ from torch import nn
 from jointsr.models.blocks import (
     ACSC,
     CodeUpdate,
+    ConvOperator,
     Threshold,
     UpdateForm,
     bilinear_kernel,
@@ -34,9 +35,9 @@ from jointsr.models.blocks import (
     conv,
     conv_down,
     conv_up,
-    identity_minus_gram,
+    degraded_dictionary,
+    ista_update_weight,
     normalise_atoms_,
-    operator_norm_sq,
 )
 from jointsr.models.ops import lesita
 
@@ -53,11 +54,21 @@ class DualStateStep(nn.Module):
         self.target_update, self.target_drive, self.target_mu = target_update, target_drive, target_mu
         self.guide_update, self.guide_drive, self.guide_mu = guide_update, guide_drive, guide_mu
 
-    def update_target(self, h: torch.Tensor, g: torch.Tensor, drive: torch.Tensor) -> torch.Tensor:
-        return lesita(self.target_update(h) + drive, g, self.target_mu())
+    def update_target(self, h: torch.Tensor, g: torch.Tensor, drive: torch.Tensor,
+                      calibrate: float | None = None) -> torch.Tensor:
+        """``h' = xi(update_h(h) + Bh y; g)``; ``calibrate`` sets ``mu_h`` from this step first."""
+        value = self.target_update(h) + drive
+        if calibrate is not None:
+            self.target_mu.calibrate_(value, calibrate, side=g)
+        return lesita(value, g, self.target_mu())
 
-    def update_guide(self, g: torch.Tensor, h: torch.Tensor, drive: torch.Tensor) -> torch.Tensor:
-        return lesita(self.guide_update(g) + drive, h, self.guide_mu())
+    def update_guide(self, g: torch.Tensor, h: torch.Tensor, drive: torch.Tensor,
+                     calibrate: float | None = None) -> torch.Tensor:
+        """``g' = xi(update_g(g) + Bg z; h')``; ``calibrate`` sets ``mu_g`` from this step first."""
+        value = self.guide_update(g) + drive
+        if calibrate is not None:
+            self.guide_mu.calibrate_(value, calibrate, side=h)
+        return lesita(value, h, self.guide_mu())
 
 
 class JointSR(nn.Module):
@@ -80,11 +91,20 @@ class JointSR(nn.Module):
             learns the residual.
         deep_supervision: ``False`` (loss on the output only), ``True`` (equal weights on
             the reconstruction of every RNN step) or a list of ``R`` weights.
-        init: ``ista`` (unit-norm dictionary atoms, ``W = D^T / L``, ``S = I - D^T D / L``,
-            thresholds ``threshold_init / L``) or ``random`` (PyTorch default weights,
-            thresholds ``threshold_init``).
-        threshold_init: ``lambda`` of the ISTA initialisation (see ``init``).
+        init: ``ista`` (unit-norm dictionary atoms, ``W = A^T / L``, ``S = I - A^T A / L``
+            for ``A = Dz`` and ``A = H Dx``, thresholds ``threshold_init / L``; see
+            :meth:`reset_ista`) or ``random`` (PyTorch default weights, thresholds
+            ``threshold_init``).
+        threshold_init: ``lambda`` of the ISTA initialisation (see ``init``), used until
+            :meth:`calibrate` sets the thresholds from data.
         seed: seed of the ISTA initialisation's random dictionary (reproducible weights).
+        free_kernel_size: kernel of the free form's ``S`` (odd; default ``K``). ``2K - 1``
+            holds the guide's Gram ``Dz^T Dz`` exactly.
+        calibration_density: the share of non-zero code entries each threshold is set to
+            give by :meth:`calibrate` (on the first training batch), or ``None`` to keep
+            the analytic thresholds.
+        fit_dictionary: let :meth:`calibrate` set ``Dx`` to the least-squares decoder of the
+            calibrated codes (else ``Dx`` keeps its ISTA atoms, or zero with the skip).
     """
 
     def __init__(
@@ -103,15 +123,21 @@ class JointSR(nn.Module):
         init: Init = "ista",
         threshold_init: float = 0.05,
         seed: int = 0,
+        free_kernel_size: int | None = None,
+        calibration_density: float | None = 0.25,
+        fit_dictionary: bool = True,
     ) -> None:
         super().__init__()
-        if scale < 1:
-            raise ValueError(f"scale must be >= 1, got {scale}")
-        if T < 0 or R < 0:
-            raise ValueError(f"T and R must be >= 0, got T={T}, R={R}")
-        if init not in ("ista", "random"):
-            raise ValueError(f"init must be 'ista' or 'random', got {init!r}")
+        free_kernel_size = K if free_kernel_size is None else free_kernel_size
+        _check_arguments(scale=scale, k=k, K=K, T=T, R=R, guide_channels=guide_channels, form=form,
+                         init=init, threshold_init=threshold_init, free_kernel_size=free_kernel_size,
+                         calibration_density=calibration_density)
         self.scale, self.k, self.K, self.T, self.R = scale, k, K, T, R
+        self.free_kernel_size, self.calibration_density = free_kernel_size, calibration_density
+        self.fit_dictionary = fit_dictionary
+        # whether the thresholds were set from data; saved with the weights, so a resumed
+        # run or a loaded checkpoint never calibrates again
+        self.register_buffer("calibrated", torch.tensor(False))
         self.guide_channels, self.form, self.tied = guide_channels, form, tied
         self.guide_update_enabled = guide_update
         self.step_weights = _step_weights(deep_supervision, R)
@@ -158,13 +184,13 @@ class JointSR(nn.Module):
     # ------------------------------------------------------------------ construction
     def _guide_update(self) -> CodeUpdate:
         if self.form == "free":
-            return CodeUpdate("free", S=conv(self.k, self.k, self.K))
+            return CodeUpdate("free", S=conv(self.k, self.k, self.free_kernel_size))
         return CodeUpdate("factorised", D=conv(self.k, self.guide_channels, self.K),
                           E=conv(self.guide_channels, self.k, self.K))
 
     def _target_update(self) -> CodeUpdate:
         if self.form == "free":
-            return CodeUpdate("free", S=conv(self.k, self.k, self.K))
+            return CodeUpdate("free", S=conv(self.k, self.k, self.free_kernel_size))
         return CodeUpdate("factorised", D=conv_down(self.k, 1, self.scale),
                           E=conv_up(1, self.k, self.scale))
 
@@ -175,157 +201,254 @@ class JointSR(nn.Module):
 
     @torch.no_grad()
     def reset_ista(self, threshold_init: float, seed: int = 0) -> None:
-        """ISTA-consistent initialisation (see the class docstring).
+        """ISTA-consistent initialisation: every update is one ISTA step on its modality.
 
-        One random unit-norm HR dictionary ``Dx`` (k atoms of K x K) is shared by both
-        modalities so that the codes ``h`` and ``g`` are comparable, as LeSITA's coupling
-        term ``|h - g|_1`` assumes. The target's degraded dictionary ``H Dx`` is ``Dx``
-        blurred by an s x s box and sampled with stride s (a ``2s x 2s`` kernel).
+        One random unit-norm HR dictionary ``Dx`` (k atoms of K x K) serves both modalities,
+        so that the codes ``h`` and ``g`` are comparable, as LeSITA's coupling term
+        ``|h - g|_1`` assumes. The guide's operator is ``A = Dz`` (the atoms on each guide
+        channel), the target's ``A = H Dx`` (:func:`degraded_dictionary`). For each,
+        ``W = A^T / L`` (``L = ||A||^2``), the factorised update is ``D = A, E = A^T / L``
+        (exactly ISTA), the free update ``S`` the shift-invariant ``I - A^T A / L`` closest to
+        it, made non-expansive (:func:`ista_update_weight`), the thresholds ``lambda / L``.
         """
         generator = torch.Generator().manual_seed(seed)
-        s, k, K = self.scale, self.k, self.K
-        atoms = torch.randn(1, k, K, K, generator=generator, dtype=torch.float32)
+        atoms = torch.randn(1, self.k, self.K, self.K, generator=generator)
         normalise_atoms_(atoms, atom_dim=1)  # Dx weight (1, k, K, K)
+        channels = self.guide_channels
+        guide = ConvOperator(atoms.expand(channels, -1, -1, -1) / channels ** 0.5)
+        target = ConvOperator(degraded_dictionary(atoms, self.scale), stride=self.scale)
+        guide_lip, target_lip = guide.norm_sq(), target.norm_sq()
+        # analysis weights W = A^T / L, in the layout of conv (guide) and conv_up (target)
+        guide_analysis = guide.weight.transpose(0, 1).flip(-1, -2) / guide_lip
+        target_analysis = target.weight / target_lip
+        guide_free = ista_update_weight(guide, guide_lip, self.free_kernel_size) if self.form == "free" else None
+        target_free = ista_update_weight(target, target_lip, self.free_kernel_size) if self.form == "free" else None
 
-        # Guide dictionary Dz: the same atoms on each guide channel.
-        guide_dict = atoms.expand(self.guide_channels, k, K, K) / self.guide_channels ** 0.5
-        pad_z = K // 2
-
-        def dz(a: torch.Tensor) -> torch.Tensor:
-            return F.conv2d(a, guide_dict, padding=pad_z)
-
-        def dz_t(x: torch.Tensor) -> torch.Tensor:
-            return F.conv_transpose2d(x, guide_dict, padding=pad_z)
-
-        lip_z = operator_norm_sq(dz, dz_t, (1, k, 32, 32))
-
-        # Degraded target dictionary H Dx: box blur then stride s, on a 2s x 2s support.
-        box = torch.ones(1, 1, s, s, dtype=torch.float32) / (s * s)
-        blurred = F.conv2d(atoms.reshape(k, 1, K, K), box, padding=s - 1)  # (k, 1, K+s-1, K+s-1)
-        size, support = 2 * s, blurred.shape[-1]
-        target_dict = torch.zeros(k, 1, size, size, dtype=torch.float32)
-        lo = max(0, (size - support) // 2)
-        src = max(0, (support - size) // 2)
-        n = min(size, support)
-        target_dict[..., lo:lo + n, lo:lo + n] = blurred[..., src:src + n, src:src + n]
-        target_dict = target_dict.reshape(1, k, size, size)
-        down = conv_down(k, 1, s)
-        stride, padding = down.stride, down.padding
-
-        def hd(a: torch.Tensor) -> torch.Tensor:
-            return F.conv2d(a, target_dict, stride=stride, padding=padding)
-
-        def hd_t(y: torch.Tensor) -> torch.Tensor:
-            return F.conv_transpose2d(y, target_dict, stride=stride, padding=padding,
-                                      output_padding=s % 2)
-
-        lip_y = operator_norm_sq(hd, hd_t, (1, k, 8 * s, 8 * s))
-
-        # Free-form S: I - D^T D / L, from the HR dictionary for both states (the target's
-        # exact Gram is shift-variant; the HR one, scaled by 1/s^2, is its stride-1 average).
-        def dx(a: torch.Tensor) -> torch.Tensor:
-            return F.conv2d(a, atoms, padding=K // 2)
-
-        def dx_t(x: torch.Tensor) -> torch.Tensor:
-            return F.conv_transpose2d(x, atoms, padding=K // 2)
-
-        support_s = 2 * K + 1  # the Gram kernel D^T D spans 2K - 1 samples
-        s_guide = identity_minus_gram(dz, dz_t, k, K, 1.0 / lip_z, support_s)
-        s_target = identity_minus_gram(dx, dx_t, k, K, 1.0 / (lip_y * s * s), support_s)
-
-        analysis_z = guide_dict.transpose(0, 1).flip(-1, -2) / lip_z  # (k, Cg, K, K)
-        analysis_y = target_dict / lip_y  # ConvTranspose2d weight (1, k, 2s, 2s)
-
-        def set_update(update: CodeUpdate, free: torch.Tensor, dictionary: torch.Tensor,
-                       adjoint: torch.Tensor) -> None:
+        def set_update(update: CodeUpdate, free, operator: ConvOperator, analysis) -> None:
             if update.form == "free":
                 update.S.weight.copy_(free)
             else:
-                update.D.weight.copy_(dictionary)
-                update.E.weight.copy_(adjoint)
+                update.D.weight.copy_(operator.weight)
+                update.E.weight.copy_(analysis)
 
-        def set_guide(update: CodeUpdate) -> None:
-            set_update(update, s_guide, guide_dict, analysis_z)
-
-        def set_target(update: CodeUpdate) -> None:
-            set_update(update, s_target, target_dict, analysis_y)
-
-        self.guide_encoder.analysis.weight.copy_(analysis_z)
-        self.target_encoder.analysis.weight.copy_(analysis_y)
+        self.guide_encoder.analysis.weight.copy_(guide_analysis)
+        self.target_encoder.analysis.weight.copy_(target_analysis)
         for update in self.guide_encoder.updates:
-            set_guide(update)
+            set_update(update, guide_free, guide, guide_analysis)
         for update in self.target_encoder.updates:
-            set_target(update)
+            set_update(update, target_free, target, target_analysis)
         for threshold in self.guide_encoder.thresholds:
-            threshold.reset(threshold_init / lip_z)
+            threshold.reset(threshold_init / guide_lip)
         for threshold in self.target_encoder.thresholds:
-            threshold.reset(threshold_init / lip_y)
+            threshold.reset(threshold_init / target_lip)
         for step in self.steps:
-            set_target(step.target_update)
-            step.target_drive.weight.copy_(analysis_y)
-            step.target_mu.reset(threshold_init / lip_y)
+            set_update(step.target_update, target_free, target, target_analysis)
+            step.target_drive.weight.copy_(target_analysis)
+            step.target_mu.reset(threshold_init / target_lip)
             if step.guide_update is not None:
-                set_guide(step.guide_update)
-                step.guide_drive.weight.copy_(analysis_z)
-                step.guide_mu.reset(threshold_init / lip_z)
+                set_update(step.guide_update, guide_free, guide, guide_analysis)
+                step.guide_drive.weight.copy_(guide_analysis)
+                step.guide_mu.reset(threshold_init / guide_lip)
         self.dictionary.weight.copy_(atoms)
         if self.skip is not None:
             self._reset_skip()
             self.dictionary.weight.zero_()  # start as the skip's interpolation; learn the residual
 
+    @torch.no_grad()
+    def calibrate(self, lr_target: torch.Tensor, hr_guide: torch.Tensor,
+                  hr_target: torch.Tensor | None = None) -> None:
+        """Data-driven start, on a training batch: every threshold, at its first use in the
+        unrolled network, is set so that its state keeps ``calibration_density`` of its
+        entries non-zero per channel (:meth:`Threshold.calibrate_`); then, given the HR
+        truth, the dictionary ``Dx`` is the least-squares decoder of the final code ``h_R``
+        (of the residual to the skip, with one): one dictionary update of alternating
+        sparse coding, so the sparse path shapes the output from the first step instead of
+        waiting for a zero dictionary to grow. Marks the network calibrated."""
+        if self.calibration_density is not None:
+            self._unroll(lr_target, hr_guide, all_steps=False, calibrate=self.calibration_density)
+        if hr_target is not None and self.fit_dictionary:
+            trace: dict[str, list[torch.Tensor]] = {}
+            self._unroll(lr_target, hr_guide, all_steps=False, trace=trace)
+            code = (trace["h"] or trace["u"])[-1]
+            residual = hr_target - (self.skip(lr_target) if self.skip is not None else 0.0)
+            self.dictionary.weight.copy_(least_squares_dictionary(code, residual, self.K))
+        self.balance_scales()
+        self.calibrated.fill_(True)
+
+    @torch.no_grad()
+    def balance_scales(self) -> None:
+        """Rescale weights without changing the function, so that every weight tensor has a
+        comparable magnitude and Adam (whose steps are about ``lr`` per weight whatever its
+        size) moves each at a comparable relative rate.
+
+        Shrinkage is positively homogeneous (``phi_{ct}(cu) = c phi_t(u)``, likewise LeSITA
+        with ``cs``) and the updates are linear, so multiplying every analysis and drive
+        weight and every threshold by ``c`` multiplies every code by ``c``; the dictionary
+        takes ``1 / c``. Within a factorised update ``E(D a)`` is unchanged by ``D alpha``,
+        ``E / alpha``. ``c`` and ``alpha`` equalise the RMS of the weights they trade."""
+        def rms(*tensors: torch.Tensor) -> float:
+            return float(torch.cat([t.flatten() for t in tensors]).square().mean().sqrt())
+
+        drives = [self.guide_encoder.analysis.weight, self.target_encoder.analysis.weight]
+        for step in self.steps:
+            drives += [step.target_drive.weight] + ([step.guide_drive.weight] if step.guide_drive is not None else [])
+        dictionary = self.dictionary.weight
+        if rms(dictionary) > 0 and rms(*drives) > 0:
+            c = (rms(dictionary) / rms(*drives)) ** 0.5
+            for weight in drives:
+                weight.mul_(c)
+            for threshold in (m for m in self.modules() if isinstance(m, Threshold)):
+                threshold.reset(threshold() * c)
+            dictionary.div_(c)
+        for update in (m for m in self.modules() if isinstance(m, CodeUpdate)):
+            if update.form == "factorised" and rms(update.D.weight) > 0 and rms(update.E.weight) > 0:
+                alpha = (rms(update.E.weight) / rms(update.D.weight)) ** 0.5
+                update.D.weight.mul_(alpha)
+                update.E.weight.div_(alpha)
+
+    @torch.no_grad()
+    def diagnostics(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> dict[str, float]:
+        """What the network can report about itself on an input: the density (share of
+        non-zero entries) of every code state at every unrolled step, ``density/u0..uT``
+        (target encoder), ``density/v0..vT`` (guide encoder), ``density/h1..hR`` and
+        ``density/g1..`` (RNN), and the smallest and mean threshold. A state at density 0
+        is a dead branch; one near 1 is not sparse."""
+        trace: dict[str, list[torch.Tensor]] = {}
+        self._unroll(lr_target, hr_guide, all_steps=False, trace=trace)
+        result = {}
+        for state, codes in trace.items():
+            first = 1 if state in ("h", "g") else 0
+            for i, code in enumerate(codes):
+                result[f"density/{state}{first + i}"] = float((code != 0).float().mean())
+        thresholds = [m() for m in self.modules() if isinstance(m, Threshold)]
+        if thresholds:
+            result["threshold/min"] = float(min(t.min() for t in thresholds))
+            result["threshold/mean"] = float(torch.cat([t.flatten() for t in thresholds]).mean())
+        return result
+
+    @torch.no_grad()
+    def trace(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> tuple[list[torch.Tensor], dict[str, list[torch.Tensor]]]:
+        """Every reconstruction ``Dx h_r`` (r = 1..R, or ``Dx u_T`` when R = 0) and every code
+        state: ``u`` and ``v`` per encoder iteration (T + 1 each), ``h`` per RNN step (R),
+        ``g`` per RNN step where the guide state is updated (R - 1, none when off)."""
+        trace: dict[str, list[torch.Tensor]] = {}
+        outputs = self._unroll(lr_target, hr_guide, all_steps=True, trace=trace)
+        return outputs, trace
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # weights saved before thresholds were calibrated from data: already trained
+        state_dict.setdefault(prefix + "calibrated", torch.tensor(True))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     # ------------------------------------------------------------------ forward
     def check_inputs(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> None:
         check_guided_inputs(lr_target, hr_guide, self.scale, self.guide_channels)
 
-    @torch.no_grad()
-    def code_density(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> dict[str, float]:
-        """Fraction of non-zero code entries of each state after encoding and the RNN:
-        a branch whose density stays at 0 is dead and trains silently."""
-        _, codes = self.forward_steps(lr_target, hr_guide, all_steps=False, return_codes=True)
-        return {f"{state}_{i}": float((code != 0).float().mean())
-                for state, steps in codes.items() for i in (0, len(steps) - 1)
-                for code in [steps[i]]}
-
     def forward(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> torch.Tensor:
         """``(B,1,h,w), (B,C,sh,sw) -> (B,1,sh,sw)``: the HR target estimate."""
-        return self.forward_steps(lr_target, hr_guide, all_steps=False)[-1]
+        return self._unroll(lr_target, hr_guide, all_steps=False)[-1]
 
     def forward_steps(self, lr_target: torch.Tensor, hr_guide: torch.Tensor,
                       all_steps: bool = True, return_codes: bool = False):
         """Reconstructions ``Dx h_r`` (every step when ``all_steps``, else only the last).
 
-        With ``return_codes`` also returns ``{"target": [h_0..h_R], "guide": [g_0..]}``,
-        the code maps of both states at every step, for inspection.
+        With ``return_codes`` also returns ``{"target": [h_0..h_R], "guide": [g_0..g_R]}``,
+        the code maps of both states after the encoders and after every RNN step.
         """
+        trace: dict[str, list[torch.Tensor]] | None = {} if return_codes else None
+        outputs = self._unroll(lr_target, hr_guide, all_steps=all_steps, trace=trace)
+        if not return_codes:
+            return outputs
+        codes = {"target": [trace["u"][-1], *trace["h"]], "guide": [trace["v"][-1]]}
+        guide_steps = trace["g"]
+        for r in range(self.R):  # the guide state after step r (unchanged where not updated)
+            codes["guide"].append(guide_steps[r] if r < len(guide_steps) else codes["guide"][-1])
+        return outputs, codes
+
+    def _unroll(self, lr_target: torch.Tensor, hr_guide: torch.Tensor, all_steps: bool,
+                trace: dict[str, list[torch.Tensor]] | None = None,
+                calibrate: float | None = None) -> list[torch.Tensor]:
+        """The unrolled algorithm. ``trace`` collects every state, ``u`` and ``v`` per encoder
+        iteration, ``h`` and ``g`` per RNN step (``g`` only where it is updated);
+        ``calibrate`` sets each threshold from the data at its first use."""
         self.check_inputs(lr_target, hr_guide)
-        g = self.guide_encoder(hr_guide)   # (B, k, sH, sW)
-        h = self.target_encoder(lr_target)  # (B, k, sH, sW)
-        codes = {"target": [h], "guide": [g]}
+        if trace is not None:
+            trace.update(u=[], v=[], h=[], g=[])
+        g = self.guide_encoder(hr_guide, trace=None if trace is None else trace["v"], calibrate=calibrate)  # (B, k, sH, sW)
+        h = self.target_encoder(lr_target, trace=None if trace is None else trace["u"], calibrate=calibrate)
         skip = self.skip(lr_target) if self.skip is not None else None
         outputs = []
         drives: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}
         for r in range(self.R):
             index = r % len(self.steps)
             step = self.steps[index]
-            if index not in drives:  # Bh y and Bg z, once per distinct set of weights
+            first_use = index not in drives
+            if first_use:  # Bh y and Bg z, once per distinct set of weights
                 guide_drive = step.guide_drive(hr_guide) if step.guide_drive is not None else None
                 drives[index] = (step.target_drive(lr_target), guide_drive)
             target_drive, guide_drive = drives[index]
-            h = step.update_target(h, g, target_drive)
+            step_calibration = calibrate if first_use else None
+            h = step.update_target(h, g, target_drive, step_calibration)
+            if trace is not None:
+                trace["h"].append(h)
             if r < self.R - 1 and step.guide_update is not None:
-                g = step.update_guide(g, h, guide_drive)
-            if return_codes:
-                codes["target"].append(h)
-                codes["guide"].append(g)
+                g = step.update_guide(g, h, guide_drive, step_calibration)
+                if trace is not None:
+                    trace["g"].append(g)
             if all_steps or r == self.R - 1:
                 outputs.append(self._decode(h, skip))
         if self.R == 0:
             outputs.append(self._decode(h, skip))
-        return (outputs, codes) if return_codes else outputs
+        return outputs
 
     def _decode(self, code: torch.Tensor, skip: torch.Tensor | None) -> torch.Tensor:
         image = self.dictionary(code)
         return image if skip is None else image + skip
+
+
+@torch.no_grad()
+def least_squares_dictionary(code: torch.Tensor, target: torch.Tensor, kernel_size: int,
+                             ridge: float = 0.1, chunk: int = 4096) -> torch.Tensor:
+    """The weight ``(1, k, K, K)`` of the 'same' convolution ``D`` minimising
+    ``|D * code - target|^2 + ridge * mean(diag) |D|^2`` over a batch: ``code`` (B, k, H, W),
+    ``target`` (B, 1, H, W). Normal equations accumulated over pixel chunks in float64."""
+    k, half = code.shape[1], kernel_size // 2
+    columns = torch.nn.functional.unfold(code, kernel_size, padding=half)  # (B, k K K, H W)
+    columns = columns.transpose(1, 2).reshape(-1, k * kernel_size ** 2)
+    values = target.reshape(-1)
+    gram = torch.zeros(columns.shape[1], columns.shape[1], dtype=torch.float64)
+    rhs = torch.zeros(columns.shape[1], dtype=torch.float64)
+    for start in range(0, columns.shape[0], chunk):
+        block = columns[start:start + chunk]
+        gram += (block.T @ block).double()
+        rhs += (block.T @ values[start:start + chunk]).double()
+    gram.diagonal().add_(ridge * float(gram.diagonal().mean().clamp_min(1e-12)))
+    weight = torch.linalg.solve(gram, rhs)
+    return weight.reshape(1, k, kernel_size, kernel_size).to(code.dtype)
+
+
+def _check_arguments(*, scale: int, k: int, K: int, T: int, R: int, guide_channels: int, form: str,
+                     init: str, threshold_init: float, free_kernel_size: int,
+                     calibration_density: float | None) -> None:
+    """One ValueError naming the argument, its value and what is allowed."""
+    checks = [
+        (scale >= 1, "scale", scale, "an integer >= 1"),
+        (k >= 1, "k", k, "an integer >= 1 (code channels)"),
+        (K >= 1 and K % 2 == 1, "K", K, "an odd integer >= 1 (kernel size)"),
+        (T >= 0, "T", T, "an integer >= 0 (encoder iterations)"),
+        (R >= 0, "R", R, "an integer >= 0 (RNN steps)"),
+        (guide_channels in (1, 3), "guide_channels", guide_channels, "1 (luminance) or 3 (RGB)"),
+        (form in ("free", "factorised"), "form", form, "'free' or 'factorised'"),
+        (init in ("ista", "random"), "init", init, "'ista' or 'random'"),
+        (threshold_init > 0, "threshold_init", threshold_init, "a number > 0"),
+        (free_kernel_size >= 1 and free_kernel_size % 2 == 1, "free_kernel_size", free_kernel_size,
+         "an odd integer >= 1"),
+        (calibration_density is None or 0 < calibration_density < 1, "calibration_density",
+         calibration_density, "a number in (0, 1) or null"),
+    ]
+    for ok, name, value, allowed in checks:
+        if not ok:
+            raise ValueError(f"JointSR: {name}={value!r} is not allowed; {name} must be {allowed}")
 
 
 def _step_weights(deep_supervision: bool | Sequence[float], steps: int) -> list[float] | None:

@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from jointsr.data.imresize import imresize
+from jointsr.errors import ConfigError, check_choice, check_int
 from jointsr.models.blocks import (
     ACSC,
     CodeUpdate,
@@ -84,10 +85,18 @@ class LMCSC(nn.Module):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        if scale < 1:
-            raise ValueError(f"scale must be >= 1, got {scale}")
-        if init not in ("ista", "gaussian"):
-            raise ValueError(f"init must be 'ista' or 'gaussian', got {init!r}")
+        check_int("scale", scale, 1)
+        check_choice("guide_channels", guide_channels, (1, 3))
+        check_int("k", k, 1)
+        if check_int("K", K, 1) % 2 != 1:
+            raise ConfigError(f"K={K} must be odd (a 'same' convolution keeps the image size)")
+        for key, value in (("guide_iterations", guide_iterations), ("target_iterations", target_iterations),
+                           ("refine_iterations", refine_iterations)):
+            check_int(key, value, 0)
+        check_choice("init", init, ("ista", "gaussian"))
+        for key, value in (("threshold_init", threshold_init), ("weight_std", weight_std)):
+            if not value > 0:
+                raise ConfigError(f"{key}={value!r} is out of range: it must be a number > 0")
         self.scale, self.guide_channels, self.k, self.K = scale, guide_channels, k, K
         self.step_weights: list[float] | None = None  # one output, loss on it only
 
@@ -166,15 +175,32 @@ class LMCSC(nn.Module):
         """``(B,1,h,w), (B,C,sh,sw) -> (B,1,sh,sw)``."""
         return self.forward_codes(lr_target, hr_guide)[0]
 
-    def forward_codes(self, lr_target: torch.Tensor, hr_guide: torch.Tensor
+    def forward_codes(self, lr_target: torch.Tensor, hr_guide: torch.Tensor,
+                      trace: dict[str, list[torch.Tensor]] | None = None
                       ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """The output and the final code of each encoder (``guide``, ``target``, ``refine``),
-        for inspecting code density."""
+        """The output and the final code of each encoder (``guide``, ``target``, ``refine``);
+        ``trace`` collects every iteration's code of each (``z``, ``u``, ``v``)."""
         check_guided_inputs(lr_target, hr_guide, self.scale, self.guide_channels)
+        if trace is not None:
+            trace.update(z=[], u=[], v=[])
         upsampled = imresize(lr_target, scale=self.scale)   # (B, 1, sH, sW)
-        guide_code = self.guide_encoder(hr_guide)           # Z: (B, k, sH, sW)
-        target_code = self.target_encoder(upsampled, guide_code)  # U
+        guide_code = self.guide_encoder(hr_guide, trace=None if trace is None else trace["z"])  # Z: (B, k, sH, sW)
+        target_code = self.target_encoder(upsampled, guide_code, trace=None if trace is None else trace["u"])  # U
         first = self.dictionary(target_code)                # out: (B, 1, sH, sW)
-        refine_code = self.refine_encoder(first)            # V
+        refine_code = self.refine_encoder(first, trace=None if trace is None else trace["v"])  # V
         output = self.refine_dictionary(refine_code) + upsampled
         return output, {"guide": guide_code, "target": target_code, "refine": refine_code}
+
+    @torch.no_grad()
+    def diagnostics(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> dict[str, float]:
+        """Density of every encoder's code per iteration (``density/z0..`` guide, ``u``
+        target with LeSITA, ``v`` refinement) and the smallest and mean threshold."""
+        trace: dict[str, list[torch.Tensor]] = {}
+        self.forward_codes(lr_target, hr_guide, trace=trace)
+        result = {f"density/{state}{i}": float((code != 0).float().mean())
+                  for state, codes in trace.items() for i, code in enumerate(codes)}
+        thresholds = [t() for t in self._thresholds(self.guide_encoder, self.target_encoder,
+                                                     self.refine_encoder)]
+        result["threshold/min"] = float(min(t.min() for t in thresholds))
+        result["threshold/mean"] = float(torch.cat([t.flatten() for t in thresholds]).mean())
+        return result

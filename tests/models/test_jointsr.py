@@ -140,11 +140,16 @@ def test_global_skip_starts_as_bilinear_interpolation():
 
 
 @pytest.mark.parametrize("form", ["free", "factorised"])
-def test_ista_initialisation_gives_live_codes_and_nonnegative_thresholds(form):
-    net = JointSR(scale=4, form=form, k=16, K=5)
+def test_diagnostics_report_every_state_and_thresholds_stay_nonnegative(form):
+    """One density per state and step (u0..uT, v0..vT, h1..hR, g1..g(R-1)); the band the
+    calibration guarantees on real images is tested in test_ista_init.py."""
+    net = JointSR(scale=4, form=form, k=16, K=5, T=2, R=3)
     lr, guide = inputs(4, h=12, w=12)
-    density = net.code_density(lr, guide)
-    assert all(0.0 < value < 1.0 for value in density.values()), density
+    diagnostics = net.diagnostics(lr, guide)
+    densities = sorted(k.split("/")[1] for k in diagnostics if k.startswith("density/"))
+    assert densities == ["g1", "g2", "h1", "h2", "h3", "u0", "u1", "u2", "v0", "v1", "v2"]
+    assert all(0.0 <= diagnostics[f"density/{d}"] <= 1.0 for d in densities)
+    assert diagnostics["threshold/min"] >= 0
     for name, module in net.named_modules():
         if hasattr(module, "raw"):
             assert (module() >= 0).all(), name
