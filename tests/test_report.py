@@ -1,9 +1,12 @@
-"""``jointsr-report`` on a sweep this test makes itself: two tiny real fits and a killed run."""
+"""``jointsr-report`` on run folders this test makes itself: a seed sweep of tiny real fits
+(with a killed and a damaged run), and written run folders with hand-chosen per-image numbers."""
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -15,46 +18,60 @@ from PIL import Image
 
 from conftest import DATA_DIR, compose_config, require_data
 from jointsr.paper_results import CAVE_NAMES, PAPER_MODELS, PAPER_RESULTS, RGBNIR_NAMES
-from jointsr.report import Run, label_runs, main
+from jointsr.report import Configuration, Run, compare, configurations, main
+from jointsr.report.plots import _mean_curve, plot_curves
+from jointsr.report.references import bicubic_reference
+from jointsr.report.runs import read_budget, read_test_curve
+from jointsr.report.tables import _summary_table
 from jointsr.summary import summarise
 from jointsr.train import train
 
 TINY = ["debug=fast", "logger=csv", "model.net.k=8", "model.net.K=3"]
+T_975 = {1: math.tan(math.pi * 0.475), 2: 0.95 / math.sqrt(2 * 0.975 * 0.025)}  # closed forms, df 1 and 2
 
 
-def _write_hydra_dir(run_dir: Path, cfg, overrides: list[str]) -> None:
+def _write_hydra_dir(run_dir: Path, cfg, overrides: list[str], model: str = "jointsr", data: str = "rgbnir") -> None:
     """What Hydra writes into a job directory: the config, the overrides and the choices."""
     hydra_dir = run_dir / ".hydra"
     hydra_dir.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(cfg, hydra_dir / "config.yaml")
     OmegaConf.save(OmegaConf.create(overrides), hydra_dir / "overrides.yaml")
-    OmegaConf.save(OmegaConf.create({"hydra": {"runtime": {"choices": {"data": "rgbnir", "model": "jointsr"}}}}),
+    OmegaConf.save(OmegaConf.create({"hydra": {"runtime": {"choices": {"data": data, "model": model}}}}),
                    hydra_dir / "hydra.yaml")
-
-
-@pytest.fixture(scope="module")
-def sweep(tmp_path_factory) -> Path:
-    """A sweep folder as `jointsr-train -m ... model.net.R=1,2,3` leaves it when the third job
-    was killed: two finished jobs (real fits on RGB-NIR) and one with only `.hydra/`."""
-    require_data("rgbnir")
-    base = tmp_path_factory.mktemp("report")
-    root = base / "sweep"
-    for r in (1, 2, 3):
-        overrides = TINY + [f"model.net.R={r}"]
-        run_dir = root / ",".join(sorted(overrides))
-        cfg = compose_config("train", overrides, run_dir)
-        with open_dict(cfg):
-            cfg.paths.cache_dir = str(base / "cache")  # one patch store for all runs
-        _write_hydra_dir(run_dir, cfg, overrides)
-        if r < 3:
-            train(cfg)
-    GlobalHydra.instance().clear()
-    return root
 
 
 def _csv_rows(path: Path) -> list[dict]:
     with path.open(newline="") as stream:
         return list(csv.DictReader(stream))
+
+
+def _section(markdown: str, start: str) -> str:
+    """The table that follows the paragraph beginning with ``start``."""
+    return markdown.split(start, 1)[1].split("\n\n")[1]
+
+
+# ---------------------------------------------------------------------------- a real seed sweep
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory) -> Path:
+    """A sweep folder as `jointsr-train -m ... model.net.R=1,2 seed=1,2` leaves it, with a third
+    job killed (only `.hydra/`) and one whose test_metrics.json is damaged."""
+    require_data("rgbnir")
+    base = tmp_path_factory.mktemp("report")
+    root = base / "sweep"
+    for r, seed, fit in [(1, 1, True), (1, 2, True), (2, 1, True), (2, 2, True), (3, 1, False)]:
+        overrides = TINY + [f"model.net.R={r}", f"seed={seed}"]
+        run_dir = root / ",".join(sorted(overrides))
+        cfg = compose_config("train", overrides, run_dir)
+        with open_dict(cfg):
+            cfg.paths.cache_dir = str(base / "cache")  # one patch store for all runs
+        _write_hydra_dir(run_dir, cfg, overrides)
+        if fit:
+            train(cfg)
+    damaged = root / "damaged"
+    damaged.mkdir()
+    (damaged / "test_metrics.json").write_text('{"model": "jointsr", "per_image": [')
+    GlobalHydra.instance().clear()
+    return root
 
 
 @pytest.fixture(scope="module")
@@ -64,56 +81,327 @@ def report(sweep, tmp_path_factory) -> Path:
     return out
 
 
-def test_report_means_are_the_runs_test_metrics(sweep, report):
-    documents = {path.parent.resolve(): json.loads(path.read_text()) for path in sweep.rglob("test_metrics.json")}
-    assert len(documents) == 2
-    rows = _csv_rows(report / "report.csv")
-    ours = [row for row in rows if row["source"] == "ours"]
-    for directory, document in documents.items():
-        mean_row = next(row for row in ours if Path(row["directory"]) == directory and row["image"] == "mean")
+def _documents(sweep: Path) -> dict[tuple[int, int], dict]:
+    """(R, seed) -> the run's test_metrics.json."""
+    found = {}
+    for path in sweep.glob("*/test_metrics.json"):
+        if path.parent.name == "damaged":
+            continue
+        names = dict(part.split("=") for part in path.parent.name.split(","))
+        found[(int(names["model.net.R"]), int(names["seed"]))] = json.loads(path.read_text())
+    return found
+
+
+def test_runs_that_differ_only_in_seed_are_one_configuration(sweep, report):
+    documents = _documents(sweep)
+    assert sorted(documents) == [(1, 1), (1, 2), (2, 1), (2, 2)]
+    rows = {(row["configuration"], row["image"]): row for row in _csv_rows(report / "configurations.csv")}
+    assert {label for label, _ in rows} == {"model.net.R=1", "model.net.R=2"}
+    for r in (1, 2):
+        row = rows[(f"model.net.R={r}", "mean")]
+        a, b = documents[(r, 1)]["mean"]["psnr"], documents[(r, 2)]["mean"]["psnr"]
+        assert (row["n"], row["seeds"]) == ("2", "1 2")
+        assert float(row["psnr_mean"]) == pytest.approx((a + b) / 2)
+        assert float(row["psnr_std"]) == pytest.approx(abs(a - b) / math.sqrt(2))  # ddof=1, n=2
+        assert (float(row["psnr_min"]), float(row["psnr_max"])) == (pytest.approx(min(a, b)), pytest.approx(max(a, b)))
+        for image in documents[(r, 1)]["per_image"]:  # per image as well
+            other = next(i for i in documents[(r, 2)]["per_image"] if i["name"] == image["name"])
+            per_image = rows[(f"model.net.R={r}", image["name"])]
+            assert float(per_image["ssim_mean"]) == pytest.approx((image["ssim"] + other["ssim"]) / 2)
+    markdown = (report / "report.md").read_text()
+    summary = _section(markdown, "Per configuration")
+    assert "| model.net.R=1 * | jointsr |" in summary and "| 2 (1, 2) |" in summary
+    a, b = documents[(1, 1)]["mean"]["psnr"], documents[(1, 2)]["mean"]["psnr"]
+    assert f"{(a + b) / 2:.2f} ± {abs(a - b) / math.sqrt(2):.2f}" in summary
+    assert f"{min(a, b):.2f}–{max(a, b):.2f}" in summary
+
+
+def test_the_paired_comparison_is_the_t_interval_over_seeds(sweep, report):
+    documents = _documents(sweep)
+    per_seed = []
+    for seed in (1, 2):
+        r1 = {row["name"]: row["psnr"] for row in documents[(1, seed)]["per_image"]}
+        r2 = {row["name"]: row["psnr"] for row in documents[(2, seed)]["per_image"]}
+        per_seed.append(sum(r2[name] - r1[name] for name in r1) / len(r1))
+    mean = sum(per_seed) / 2
+    half = T_975[1] * abs(per_seed[0] - per_seed[1]) / math.sqrt(2) / math.sqrt(2)  # t * s / sqrt(n)
+    [row] = _csv_rows(report / "comparisons.csv")
+    assert (row["configuration"], row["reference"], row["seeds"], row["images"]) == \
+        ("model.net.R=2", "model.net.R=1", "1 2", "2")
+    assert float(row["delta_psnr"]) == pytest.approx(mean)
+    assert (float(row["t_low"]), float(row["t_high"])) == (pytest.approx(mean - half), pytest.approx(mean + half))
+    markdown = (report / "report.md").read_text()
+    assert "Paired comparison with **model.net.R=1**" in markdown and "paired t-interval" in markdown
+
+
+def test_per_run_numbers_are_the_runs_test_metrics_and_paths_are_relative(sweep, report):
+    documents = _documents(sweep)
+    rows = [row for row in _csv_rows(report / "report.csv") if row["source"] == "ours"]
+    for (r, seed), document in documents.items():
+        mine = [row for row in rows if row["configuration"] == f"model.net.R={r}" and row["seed"] == str(seed)]
+        directory = {row["directory"] for row in mine}
+        assert len(directory) == 1 and not Path(directory.pop()).is_absolute()
+        assert (sweep / mine[0]["directory"] / "test_metrics.json").is_file()
+        mean_row = next(row for row in mine if row["image"] == "mean")
         for metric, value in document["mean"].items():
             assert float(mean_row[metric]) == value
-        per_image = {row["image"]: float(row["psnr"]) for row in ours
-                     if Path(row["directory"]) == directory and row["image"] != "mean"}
-        assert per_image == {row["name"]: row["psnr"] for row in document["per_image"]}
-    assert {row["R"] for row in ours} == {"1", "2"}
-    # the paper's published numbers sit beside ours: RGB-NIR x4, proposed, average 35.19 dB
-    paper_mean = next(row for row in rows if row["source"] == "paper" and row["model"] == "proposed"
-                      and row["image"] == "mean")
+        assert {row["image"]: float(row["psnr"]) for row in mine if row["image"] != "mean"} == \
+            {row["name"]: row["psnr"] for row in document["per_image"]}
+    paper_mean = next(row for row in _csv_rows(report / "report.csv")
+                      if row["source"] == "paper" and row["model"] == "proposed" and row["image"] == "mean")
     assert (paper_mean["data"], paper_mean["scale"], float(paper_mean["psnr"])) == ("rgbnir", "4", 35.19)
-
     markdown = (report / "report.md").read_text()
-    assert "## rgbnir x4" in markdown and "| urban/0004 |" in markdown and "| **mean** |" in markdown
-    for document in documents.values():
-        assert f"{document['mean']['psnr']:.2f}" in markdown
-    # runs are labelled by what differs between them, not by what they share
-    assert "jointsr model.net.R=1" in markdown and "jointsr model.net.R=2" in markdown
-    finished_labels = {row["run"] for row in _csv_rows(report / "runs.csv") if row["status"] == "finished"}
-    assert finished_labels == {"jointsr model.net.R=1", "jointsr model.net.R=2"}
-    assert "Proposed (paper) PSNR" in markdown and "**" in markdown
+    assert f"Run directories are relative to `{sweep.resolve()}`" in markdown
+    assert "`data=rgbnir" not in markdown and f"`{sweep}/" not in markdown
 
 
-def test_unfinished_runs_are_listed_not_dropped(sweep, report):
+def test_unfinished_and_unreadable_runs_are_listed_with_their_reason(report):
     markdown = (report / "report.md").read_text()
-    unfinished = markdown.split("## Unfinished or failed runs")[1]
-    assert "model.net.R=3" in unfinished and "unfinished: no test_metrics.json" in unfinished
+    listed = markdown.split("## Unfinished, failed or unreadable runs")[1]
+    assert "model.net.R=3" in listed and "unfinished: no test_metrics.json" in listed
+    assert "| `damaged` |" in listed and "unreadable: JSONDecodeError" in listed
     runs = _csv_rows(report / "runs.csv")
-    assert len(runs) == 3
-    assert sorted(row["status"].split(":")[0] for row in runs) == ["finished", "finished", "unfinished"]
-    assert "2 finished run(s), 1 unfinished" in markdown
+    assert sorted(row["status"].split(":")[0] for row in runs) == ["finished"] * 4 + ["unfinished", "unreadable"]
+    assert "4 finished run(s), 2 unfinished" in markdown
 
 
-def test_plots_are_written_small(report, compose_cfg):
+def test_plots_are_written_at_150_dpi_with_error_bars(report, compose_cfg):
     for stem in ("ablation", "params", "curves", "grids"):
         path = report / f"{stem}_rgbnir_x4.png"
         assert path.is_file(), path
         with Image.open(path) as image:
-            assert max(image.size) <= 1000  # dpi 80
+            assert image.info["dpi"] == (pytest.approx(150, abs=0.1), pytest.approx(150, abs=0.1))
         assert f"({path.name})" in (report / "report.md").read_text()
-    params = {row["R"]: int(row["params"]) for row in _csv_rows(report / "runs.csv") if row["params"]}
+    params = {row["configuration"]: int(row["params"]) for row in _csv_rows(report / "runs.csv") if row["params"]}
     for r in ("1", "2"):  # as jointsr-summary counts them
         summary = summarise(compose_cfg("summary", ["model.net.k=8", "model.net.K=3", f"model.net.R={r}", "lr_size=8"]))
-        assert params[r] == summary["params"] > 0
+        assert params[f"model.net.R={r}"] == summary["params"] > 0
+
+
+# ---------------------------------------------------------------------------- written run folders
+#: per configuration, per seed: PSNR of the two images (chart_and_stuffed_toy, egyptian_statue)
+FAST = "JointSR-fast (ours, CPU recipe)"
+WRITTEN = {
+    "model.net.T=1": {1: (30.0, 32.0), 2: (31.0, 33.0), 3: (29.0, 31.0)},    # means 31, 32, 30
+    "model.net.T=2": {1: (30.5, 32.3), 2: (31.4, 33.6), 3: (29.6, 31.6)},    # minus T=1: 0.4, 0.5, 0.6
+    "model.net.T=3": {1: (30.1, 31.9)},                                      # one seed
+    "model.net.T=4": {1: (29.8, 31.8), 2: (31.1, 33.1), 3: (29.4, 31.4)},    # minus T=1: -0.2, 0.1, 0.4
+}
+BICUBIC = (28.0, 29.0)
+IMAGES = ("chart_and_stuffed_toy", "egyptian_statue")
+
+
+def _document(model: str, psnr: tuple[float, float]) -> dict:
+    rows = [{"name": name, "psnr": value, "ssim": 0.9, "ssim_plain": 0.8} for name, value in zip(IMAGES, psnr)]
+    return {"model": model, "data": "cave", "scale": 4, "per_image": rows,
+            "mean": {"psnr": sum(psnr) / 2, "ssim": 0.9, "ssim_plain": 0.8}}
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory) -> Path:
+    """Run folders as jointsr-train writes them (config, overrides, choices, test_metrics.json),
+    with the per-image PSNR of ``WRITTEN`` and one bicubic run."""
+    root = tmp_path_factory.mktemp("written") / "sweep"
+    jointsr = compose_config("train", ["data=cave", "logger=csv"], root)
+    bicubic = compose_config("train", ["data=cave", "model=bicubic"], root)
+    GlobalHydra.instance().clear()
+    for label, seeds in WRITTEN.items():
+        depth = int(label.rsplit("=", 1)[1])
+        for seed, psnr in seeds.items():
+            overrides = ["logger=csv", f"model.net.T={depth}", f"seed={seed}", "hydra.sweep.dir=/somewhere"]
+            run_dir = root / f"logger=csv,model.net.T={depth},seed={seed}"
+            cfg = copy.deepcopy(jointsr)
+            cfg.model.net.T, cfg.seed = depth, seed
+            _write_hydra_dir(run_dir, cfg, overrides, data="cave")
+            (run_dir / "test_metrics.json").write_text(json.dumps(_document("jointsr", psnr)))
+    run_dir = root.parent / "bicubic_run"
+    _write_hydra_dir(run_dir, bicubic, ["data=cave", "model=bicubic"], model="bicubic", data="cave")
+    (run_dir / "test_metrics.json").write_text(json.dumps(_document("bicubic", BICUBIC)))
+    return root.parent
+
+
+@pytest.fixture(scope="module")
+def written_report(written, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("written_out")
+    assert main([str(written), "--out", str(out), "--no-params"]) == 0
+    return out
+
+
+def test_mean_std_and_range_of_hand_written_runs(written_report):
+    rows = {(row["configuration"], row["image"]): row for row in _csv_rows(written_report / "configurations.csv")}
+    assert set(label for label, _ in rows) == {"Bicubic"} | {f"{FAST} model.net.T={t}" for t in (1, 2, 3, 4)}
+    overall = rows[("JointSR-fast (ours, CPU recipe) model.net.T=1", "mean")]
+    # seeds' means 31, 32, 30: mean 31, sample std sqrt((0 + 1 + 1) / 2) = 1
+    assert (float(overall["psnr_mean"]), float(overall["psnr_std"])) == (31.0, 1.0)
+    assert (float(overall["psnr_min"]), float(overall["psnr_max"])) == (30.0, 32.0)
+    image = rows[("JointSR-fast (ours, CPU recipe) model.net.T=1", "egyptian_statue")]  # 32, 33, 31
+    assert (float(image["psnr_mean"]), float(image["psnr_std"]), image["n"]) == (32.0, 1.0, "3")
+    single = rows[("JointSR-fast (ours, CPU recipe) model.net.T=3", "mean")]
+    assert (single["n"], float(single["psnr_mean"]), single["psnr_std"]) == ("1", 31.0, "")
+    summary = _section((written_report / "report.md").read_text(), "Per configuration")
+    assert f"| {FAST} model.net.T=1 | jointsr | – | – | – | 3 (1, 2, 3) | 31.00 ± 1.00 | 30.00–32.00 |" in summary
+    assert f"| {FAST} model.net.T=3 | jointsr | – | – | – | 1 (1) | 31.00 ± – | – |" in summary
+    assert "| Bicubic | bicubic | – | – | – | 1 (12345); no parameters: the same for every seed | 28.50 ± – |" in summary
+
+
+def test_comparisons_say_plainly_what_is_and_is_not_significant(written_report):
+    comparisons = {row["configuration"]: row for row in _csv_rows(written_report / "comparisons.csv")}
+    assert {row["reference"] for row in comparisons.values()} == {f"{FAST} model.net.T=1"}  # first with parameters
+    t2 = T_975[2]
+    # T=2: per-seed differences 0.4, 0.5, 0.6: mean 0.5, s = 0.1
+    better = comparisons["JointSR-fast (ours, CPU recipe) model.net.T=2"]
+    assert float(better["t_low"]) == pytest.approx(0.5 - t2 * 0.1 / math.sqrt(3))
+    assert float(better["t_high"]) == pytest.approx(0.5 + t2 * 0.1 / math.sqrt(3))
+    assert better["verdict"] == "significantly higher"
+    # T=4: -0.2, 0.1, 0.4: mean 0.1, s = 0.3; the interval holds 0
+    unsure = comparisons["JointSR-fast (ours, CPU recipe) model.net.T=4"]
+    assert float(unsure["delta_psnr"]) == pytest.approx(0.1)
+    assert float(unsure["t_low"]) == pytest.approx(0.1 - t2 * 0.3 / math.sqrt(3))
+    assert unsure["verdict"] == "not significant (the 95 % CI over seeds contains 0)"
+    # one shared seed: no interval
+    single = comparisons["JointSR-fast (ours, CPU recipe) model.net.T=3"]
+    assert (single["seeds"], single["verdict"], single["t_low"]) == ("1", "one seed: no uncertainty estimate", "")
+    # bicubic (no parameters) pairs its one result with every seed: -2.5, -3.5, -1.5: mean -2.5, s = 1
+    floor = comparisons["Bicubic"]
+    assert (float(floor["delta_psnr"]), float(floor["t_high"])) == (-2.5, pytest.approx(-2.5 + t2 / math.sqrt(3)))
+    assert floor["verdict"] == "significantly lower"
+    table = _section((written_report / "report.md").read_text(), "Paired comparison with")
+    assert "| JointSR-fast (ours, CPU recipe) model.net.T=4 | 3 | 2 | +0.100 | [-0.645, +0.845] |" in table
+    assert "not significant" in table and "one seed: no uncertainty estimate" in table
+
+
+def test_the_reference_can_be_chosen_by_its_overrides(written, tmp_path, capsys):
+    assert main([str(written), "--out", str(tmp_path), "--no-params", "--reference", "model.net.T=2"]) == 0
+    comparisons = {row["configuration"]: row for row in _csv_rows(tmp_path / "comparisons.csv")}
+    assert {row["reference"] for row in comparisons.values()} == {f"{FAST} model.net.T=2"}
+    # T=1 minus T=2: -0.4, -0.5, -0.6
+    assert float(comparisons[f"{FAST} model.net.T=1"]["delta_psnr"]) == pytest.approx(-0.5)
+    printed = capsys.readouterr().out
+    assert f"{FAST} model.net.T=1  n=3  PSNR 31.00 ± 1.00  (min–max 30.00–32.00)" in printed
+    assert f"{FAST} model.net.T=1 vs {FAST} model.net.T=2: -0.500 dB" in printed
+    assert main([str(written), "--out", str(tmp_path), "--no-params", "--reference", "model.net.T=9"]) == 2
+    assert "matches no configuration" in capsys.readouterr().err
+
+
+def test_plots_draw_bicubic_and_the_ablation_axis_from_the_overrides(written_report):
+    for stem in ("ablation", "params"):
+        assert (written_report / f"{stem}_cave_x4.png").is_file() == (stem == "ablation")  # --no-params
+    with Image.open(written_report / "ablation_cave_x4.png") as image:
+        assert image.info["dpi"] == (pytest.approx(150, abs=0.1), pytest.approx(150, abs=0.1))
+    assert "ablation_cave_x4.png" in (written_report / "report.md").read_text()
+
+
+def test_bicubic_reference_is_a_bicubic_run_else_the_measured_mean(written):
+    from jointsr.report import find_runs
+
+    configs = configurations([run for run in find_runs([written]) if run.data == "cave"])
+    assert bicubic_reference("cave", 4, configs).psnr == 28.5  # the run among the inputs
+    trained = [config for config in configs if config.model != "bicubic"]
+    assert bicubic_reference("cave", 4, trained).psnr == 30.33  # experiments/bicubic, same protocol
+    assert bicubic_reference("cave", 16, trained) is None
+
+
+# ---------------------------------------------------------------------------- labels and pieces
+def _run(index: int, overrides: list[str], model: str = "jointsr") -> Run:
+    return Run(path=Path(f"/runs/{index}"), overrides=overrides,
+               document={"model": model, "data": "cave", "scale": 4, "per_image": [{"name": "a", "psnr": 30.0 + index,
+                                                                                    "ssim": 0.9, "ssim_plain": 0.8}],
+                         "mean": {"psnr": 30.0 + index, "ssim": 0.9, "ssim_plain": 0.8}})
+
+
+def test_labels_are_the_overrides_that_differ_without_escapes_or_common_keys():
+    runs = [_run(0, ["model.net.T=1", "logger=csv", "hydra.sweep.dir=/a", "seed=1", "trainer.max_time=00:00:02:00",
+                     "model.optimizer.lr=0.0007580393296846865"]),
+            _run(1, ["model.net.T=1", "logger=csv", "hydra.sweep.dir=/b", "seed=2", "trainer.max_time=00:00:02:00",
+                     "model.optimizer.lr=0.0007580393296846865"]),
+            _run(2, ["model.net.T=2", "logger=csv", "hydra.sweep.dir=/c", "seed=1", "trainer.max_time='00:00:04:00'",
+                     "model.optimizer.lr=1e-3"]),
+            _run(3, ["model=bicubic"], model="bicubic")]
+    configs = configurations(runs)
+    assert [(config.label, len(config.runs)) for config in configs] == [
+        ("Bicubic", 1),
+        ("JointSR-fast (ours, CPU recipe) model.net.T=1,trainer.max_time=00:00:02:00,model.optimizer.lr=0.000758", 2),
+        ("JointSR-fast (ours, CPU recipe) model.net.T=2,trainer.max_time=00:00:04:00,model.optimizer.lr=0.001", 1)]
+    alone = configurations(runs[:2])
+    assert [config.label for config in alone] == [FAST]  # nothing differs: the model's title
+
+
+def test_proposed_is_the_paper_network_and_the_fast_recipe_is_its_own_row_with_its_budget(tmp_path):
+    """Issue 12: "Proposed" is jointsr_paper, compared with the paper's Proposed; the fast
+    recipe is titled JointSR-fast and never compared with a paper row; each row shows the
+    training budget (steps, minutes) behind its numbers."""
+    runs = []
+    for index, (model, steps, minutes) in enumerate([("jointsr_paper", 130, 5.0), ("jointsr", 1200, 5.0),
+                                                     ("lmcsc", 300, 4.9)]):
+        run = _run(index, [f"model={model}"], model=model)
+        run.document["scale"], run.document["data"] = 4, "cave"
+        run.document["training"] = {"steps": steps, "minutes": minutes, "tested": "last: the final weights"}
+        run.budget = read_budget(run.document, tmp_path / "absent.csv")
+        runs.append(run)
+    configs = configurations(runs)
+    assert [config.label for config in configs] == ["LMCSC", "Proposed (jointsr_paper)", FAST]
+    lines = _summary_table(configs, {"proposed": {"psnr": 41.34, "ssim": 0.9969},
+                                     "lmcsc": {"psnr": 40.44, "ssim": 0.9955}})
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in lines if line.startswith("| ")}
+    assert "| 130 | 5.0 |" in rows["Proposed (jointsr_paper)"] and "41.34" in rows["Proposed (jointsr_paper)"]
+    assert "| 1,200 | 5.0 |" in rows[FAST] and "41.34" not in rows[FAST]
+    assert rows[FAST].endswith("| – | – | – |")  # no paper row to compare with
+
+
+def test_depth_runs_show_the_rmse_in_their_unit_with_and_without_the_crop():
+    runs = []
+    for index, (seed, rmse) in enumerate([(1, 2.0), (2, 3.0)]):
+        run = _run(index, ["model=djf", f"seed={seed}"], model="djf")
+        run.document.update(data="lu6", rmse={"unit": "0-255", "border_crop": 6})
+        for row in (run.document["per_image"][0], run.document["mean"]):
+            row.update(rmse=rmse, rmse_crop=rmse + 0.5)
+        runs.append(run)
+    lines = _summary_table(configurations(runs), None)
+    header = next(line for line in lines if line.startswith("| configuration"))
+    assert "| RMSE (0-255) | RMSE crop 6 px |" in header
+    assert any("| 2.500 ± 0.707 | 3.000 ± 0.707 |" in line for line in lines)
+
+
+def test_budget_of_runs_written_before_test_metrics_recorded_it_comes_from_metrics_csv(tmp_path):
+    table = tmp_path / "metrics.csv"
+    table.write_text("epoch,step,train/loss,train/minutes,val/minutes,val/psnr\n0,49,0.1,0.5,,\n"
+                     "0,99,0.1,1.0,,\n0,99,,,1.1,30.0\n")
+    assert read_budget(None, table) == {"steps": 100, "minutes": 1.1}
+    assert read_budget({"training": {"steps": 7, "minutes": None}}, table) == {"steps": 7, "minutes": None}
+    assert read_budget(None, tmp_path / "absent.csv") is None
+
+
+def test_runs_tested_on_other_crops_are_not_paired():
+    runs = [_run(index, [f"model.net.T={depth}", f"seed={seed}"])
+            for index, (depth, seed) in enumerate([(1, 1), (1, 2), (2, 1), (2, 2)])]
+    for run, crop in zip(runs, (None, None, 128, 128)):
+        run.config = OmegaConf.create({"data": {"test_crop": crop}})
+    reference, candidate = configurations(runs)
+    comparison = compare(candidate, reference)
+    assert comparison.verdict == "tested on other crops (data.test_crop 128 vs null): not compared"
+    assert comparison.mean is None and comparison.t_interval is None
+
+
+def test_mean_curve_over_seeds_that_validated_at_the_same_steps():
+    curves = [[{"step": 10, "minutes": 1.0, "psnr": 30.0}, {"step": 20, "minutes": 2.0, "psnr": 32.0}],
+              [{"step": 10, "minutes": 1.2, "psnr": 31.0}, {"step": 20, "minutes": 2.2, "psnr": 34.0}]]
+    xs, means, stds = _mean_curve(curves, "minutes")
+    assert xs == [pytest.approx(1.1), pytest.approx(2.1)] and means == [30.5, 33.0]
+    assert stds == [pytest.approx(1 / math.sqrt(2)), pytest.approx(2 / math.sqrt(2))]
+    assert _mean_curve([curves[0], curves[1][:1]], "step") is None  # different steps: one line per seed
+
+
+def test_test_curves_from_timed_checkpoints_get_their_panel(tmp_path):
+    (tmp_path / "test_curve.csv").write_text("minutes,step,psnr,ssim,checkpoint\n"
+                                             "0.0,0,30.1,0.9,a.ckpt\n2.01,210,33.5,0.95,b.ckpt\n")
+    curve = read_test_curve(tmp_path / "test_curve.csv")
+    assert curve == [{"minutes": 0.0, "step": 0, "psnr": 30.1}, {"minutes": 2.01, "step": 210, "psnr": 33.5}]
+    run = Run(path=tmp_path, curve=[{"step": 100, "minutes": 1.0, "psnr": 31.0}], test_curve=curve)
+    config = Configuration("rgbnir", 4, "jointsr", {}, runs=[run], label="a")
+    path = plot_curves([config], tmp_path / "curves.png", "t", dpi=80)
+    with Image.open(path) as image:  # three panels: val vs step, val vs minutes, test vs minutes
+        assert image.size[0] > 2.5 * image.size[1] and max(image.size) <= 1000
+    assert read_test_curve(tmp_path / "absent.csv") == []
 
 
 def test_a_missing_directory_is_an_error_a_user_can_act_on(tmp_path, capsys):
@@ -121,15 +409,23 @@ def test_a_missing_directory_is_an_error_a_user_can_act_on(tmp_path, capsys):
     assert "not a run or sweep directory" in capsys.readouterr().err
 
 
-def test_labels_name_only_the_overrides_that_differ():
-    runs = [Run(path=Path(f"/runs/{i}"), overrides=overrides, document={"model": "jointsr", "data": "cave",
-                                                                        "scale": 4, "per_image": [], "mean": {}})
-            for i, overrides in enumerate([["model.net.T=1", "logger=csv", "hydra.sweep.dir=/a"],
-                                           ["model.net.T=2", "logger=csv", "hydra.sweep.dir=/b"],
-                                           ["model.net.T=2", "logger=csv", "hydra.sweep.dir=/c"]])]
-    label_runs(runs)
-    assert [run.label for run in runs] == ["jointsr model.net.T=1", "jointsr model.net.T=2 [1]",
-                                           "jointsr model.net.T=2 [2]"]
+def test_jobs_a_killed_sweep_never_reached_are_listed(tmp_path):
+    """multirun.yaml says what the sweep was asked for: jobs without a folder are named."""
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    launched = {"hydra": {"overrides": {"task": ["logger=csv", "model.net.R=1,2,3"]},
+                          "sweeper": {"params": {"model.net.T": "1,2"}}}}
+    OmegaConf.save(OmegaConf.create(launched), sweep / "multirun.yaml")
+    overrides = ["model.net.T=1", "logger=csv", "model.net.R=1"]  # the one job that started
+    job = sweep / "job"
+    _write_hydra_dir(job, compose_config("train", overrides, job), overrides)
+    GlobalHydra.instance().clear()
+    assert main([str(sweep), "--out", str(tmp_path / "out"), "--no-params"]) == 0
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "0 finished run(s), 1 unfinished, 5 not started" in text
+    for t, r in [(1, 2), (1, 3), (2, 1), (2, 2), (2, 3)]:
+        assert f"`logger=csv,model.net.R={r},model.net.T={t}`" in text
+    assert "`logger=csv,model.net.R=1,model.net.T=1`" not in text
 
 
 @pytest.mark.parametrize("data,scales,names", [("cave", (4, 8), CAVE_NAMES), ("rgbnir", (2, 4), RGBNIR_NAMES)])
@@ -162,37 +458,4 @@ def test_console_script_is_installed(tmp_path):
     if not script.exists():
         pytest.skip("jointsr is not installed as a package (run `make install`)")
     result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0 and "--out" in result.stdout
-
-
-def test_test_curves_from_timed_checkpoints_get_their_panel(tmp_path):
-    from jointsr.report import plot_curves, read_test_curve
-
-    (tmp_path / "test_curve.csv").write_text("minutes,step,psnr,ssim,checkpoint\n"
-                                             "0.0,0,30.1,0.9,a.ckpt\n2.01,210,33.5,0.95,b.ckpt\n")
-    curve = read_test_curve(tmp_path / "test_curve.csv")
-    assert curve == [{"minutes": 0.0, "step": 0, "psnr": 30.1}, {"minutes": 2.01, "step": 210, "psnr": 33.5}]
-    run = Run(path=tmp_path, curve=[{"step": 100, "minutes": 1.0, "psnr": 31.0}], test_curve=curve, label="a")
-    path = plot_curves([run], tmp_path / "curves.png", "t", dpi=80)
-    with Image.open(path) as image:  # three panels: val vs step, val vs minutes, test vs minutes
-        assert image.size[0] > 2.5 * image.size[1] and max(image.size) <= 1000
-    assert read_test_curve(tmp_path / "absent.csv") == []
-
-
-def test_jobs_a_killed_sweep_never_reached_are_listed(tmp_path):
-    """multirun.yaml says what the sweep was asked for: jobs without a folder are named."""
-    sweep = tmp_path / "sweep"
-    sweep.mkdir()
-    launched = {"hydra": {"overrides": {"task": ["logger=csv", "model.net.R=1,2,3"]},
-                          "sweeper": {"params": {"model.net.T": "1,2"}}}}
-    OmegaConf.save(OmegaConf.create(launched), sweep / "multirun.yaml")
-    overrides = ["model.net.T=1", "logger=csv", "model.net.R=1"]  # the one job that started
-    job = sweep / "job"
-    _write_hydra_dir(job, compose_config("train", overrides, job), overrides)
-    GlobalHydra.instance().clear()
-    assert main([str(sweep), "--out", str(tmp_path / "out"), "--no-params"]) == 0
-    text = (tmp_path / "out" / "report.md").read_text()
-    assert "0 finished run(s), 1 unfinished, 5 not started" in text
-    for t, r in [(1, 2), (1, 3), (2, 1), (2, 2), (2, 3)]:
-        assert f"`logger=csv,model.net.R={r},model.net.T={t}`" in text
-    assert "`logger=csv,model.net.R=1,model.net.T=1`" not in text
+    assert result.returncode == 0 and "--out" in result.stdout and "--reference" in result.stdout

@@ -1,0 +1,5 @@
+import sys
+
+from jointsr.report.cli import main
+
+sys.exit(main())
