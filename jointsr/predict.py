@@ -1,33 +1,52 @@
-"""``jointsr-predict``: super-resolve a user's own image pair with a trained checkpoint."""
+"""``jointsr-predict``: super-resolve a user's own image pair with a trained checkpoint.
+
+Everything is checked before the network runs: the output path (a new ``.png``, never one
+of the inputs; an existing file only with ``overwrite=true``), ``bits``, the device, both
+images (read as :mod:`jointsr.data.io` documents), their sizes against the scale, the
+checkpoint (read safely), and the memory the forward pass will need against what is free.
+The result is written atomically: an interrupted run leaves no partial image.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 
 import hydra
 import numpy as np
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from jointsr import CONFIG_DIR
 from jointsr.data.color import rgb_to_y
-from jointsr.data.io import read_image, write_image
+from jointsr.data.io import check_output, read_image, write_image
+from jointsr.errors import ConfigError, InputError, ResourceError, reports_user_errors, run_command
+from jointsr.utils.memory import available_bytes, estimate_forward_bytes, gigabytes
 from jointsr.utils.run import load_checkpoint_model, set_threads
 
 log = logging.getLogger("jointsr")
 
+DEVICES = "auto | cpu | cuda | cuda:N"
+
 
 def prepare_inputs(target: np.ndarray, guide: np.ndarray, scale: int, guide_channels: int,
                    target_name: str = "target", guide_name: str = "guide") -> tuple[torch.Tensor, torch.Tensor]:
-    """``(1,1,h,w)`` LR target and ``(1,C,s*h,s*w)`` guide tensors from float images in [0, 1]."""
-    if target.ndim != 2:
-        raise ValueError(f"{target_name}: the target must be a single-channel image, got shape {target.shape}")
+    """``(1,1,h,w)`` LR target and ``(1,C,s*h,s*w)`` guide tensors from float images in [0, 1].
+
+    A target stored as RGB with three equal channels (a grey image saved in colour) is
+    read as grey; a colour target is refused.
+    """
+    if target.ndim == 3:
+        if not (target == target[..., :1]).all():
+            raise InputError(f"{target_name}: the target must be a single-channel (grey) image, got a colour "
+                             f"image of shape {target.shape}; convert it to grey first")
+        target = target[..., 0]
     height, width = target.shape[0] * scale, target.shape[1] * scale
     if guide.shape[0] < height or guide.shape[1] < width or \
             guide.shape[0] >= height + scale or guide.shape[1] >= width + scale:
-        raise ValueError(f"{guide_name} is {guide.shape[1]}x{guide.shape[0]} (WxH) but must be x{scale} the "
+        raise InputError(f"{guide_name} is {guide.shape[1]}x{guide.shape[0]} (WxH) but must be x{scale} the "
                          f"target {target.shape[1]}x{target.shape[0]}, i.e. {width}x{height} (up to "
                          f"{scale - 1} extra pixels are cropped)")
     guide = guide[:height, :width]
@@ -38,27 +57,107 @@ def prepare_inputs(target: np.ndarray, guide: np.ndarray, scale: int, guide_chan
             torch.from_numpy(np.ascontiguousarray(guide_image, dtype=np.float32))[None])
 
 
+def select_device(name: str) -> torch.device:
+    """``auto`` (a GPU when there is one), ``cpu``, ``cuda`` or ``cuda:N``, checked to exist."""
+    name = str(name)
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit()):
+        if not torch.cuda.is_available():
+            raise ResourceError(f"device={name}: no CUDA GPU is available on this machine (or this PyTorch "
+                                f"build has no CUDA); use device=cpu or device=auto")
+        device = torch.device(name)
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ResourceError(f"device={name}: this machine has {torch.cuda.device_count()} GPU(s), "
+                                f"cuda:0 to cuda:{torch.cuda.device_count() - 1}")
+        return device
+    raise ConfigError(f"device={name!r} is not a device: use one of {DEVICES}")
+
+
+def check_paths(cfg: DictConfig) -> tuple[Path, Path, Path]:
+    """The target, guide and output paths, checked before anything is read or computed."""
+    for key in ("ckpt_path", "target", "guide", "out"):
+        if OmegaConf.is_missing(cfg, key) or cfg.get(key) in (None, ""):
+            raise ConfigError(f"no {key}= given: jointsr-predict ckpt_path=<checkpoint> target=<LR image> "
+                              f"guide=<HR guide> out=<result.png>")
+    if not isinstance(cfg.overwrite, bool):
+        raise ConfigError(f"overwrite={cfg.overwrite!r} must be true or false")
+    if not isinstance(cfg.bits, int) or isinstance(cfg.bits, bool):
+        raise ConfigError(f"bits={cfg.bits} must be 8 or 16 (the output PNG's bit depth)")
+    target, guide = Path(cfg.target).expanduser(), Path(cfg.guide).expanduser()
+    out = check_output(cfg.out, cfg.bits)
+    for key, source in (("target", target), ("guide", guide), ("ckpt_path", Path(cfg.ckpt_path).expanduser())):
+        if _same_file(out, source):
+            raise InputError(f"out={out} is the {key} file: writing it would destroy the input; choose "
+                             f"another output path (overwrite=true never replaces an input)")
+    if out.exists() and not cfg.overwrite:
+        raise InputError(f"out={out} exists: pass overwrite=true to replace it, or choose another path")
+    return target, guide, out
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    if first.resolve() == second.resolve():
+        return True
+    try:
+        return first.exists() and second.exists() and os.path.samefile(first, second)
+    except OSError:
+        return False
+
+
+def check_memory(net: torch.nn.Module, lr_target: torch.Tensor, guide_channels: int, device: torch.device,
+                 limit_gb: float | None) -> None:
+    """Refuse, with the numbers, a forward pass that would not fit in memory."""
+    height, width = lr_target.shape[-2:]
+    needed = estimate_forward_bytes(net, height, width, guide_channels, net.scale, device)
+    limit = available_bytes(device) if limit_gb is None else int(float(limit_gb) * 1e9)
+    where = "GPU memory" if device.type == "cuda" else "memory"
+    log.info("estimated peak %s: %s (%s)", where, gigabytes(needed),
+             "no limit known" if limit is None else f"{gigabytes(limit)} available")
+    if limit is not None and needed > limit:
+        tiles = int(np.ceil(np.sqrt(needed / max(limit, 1))))
+        raise ResourceError(
+            f"super-resolving the {width}x{height} target at x{net.scale} ({width * net.scale}x"
+            f"{height * net.scale}) needs about {gigabytes(needed)} of {where}, {gigabytes(limit)} "
+            f"{'allowed' if limit_gb is not None else 'available'}: split the target and guide into "
+            f"{tiles}x{tiles} tiles of about {int(np.ceil(width / tiles))}x{int(np.ceil(height / tiles))} "
+            f"(LR) and run each, or use a machine with more memory (max_memory_gb=... sets the limit)")
+
+
 def predict(cfg: DictConfig) -> Path:
+    target_path, guide_path, out = check_paths(cfg)
+    if cfg.get("max_memory_gb") is not None and not float(cfg.max_memory_gb) > 0:
+        raise ConfigError(f"max_memory_gb={cfg.max_memory_gb} must be > 0 (GB), or null for the memory "
+                          f"available")
+    device = select_device(cfg.device)
+    target, guide = read_image(target_path), read_image(guide_path)
     set_threads()
-    model = load_checkpoint_model(cfg.ckpt_path, fallback_cfg=None)
+    model = load_checkpoint_model(cfg.ckpt_path)
     net = model.net.eval()
-    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if cfg.device == "auto" else cfg.device))
-    lr_target, hr_guide = prepare_inputs(read_image(cfg.target), read_image(cfg.guide), net.scale,
-                                         getattr(net, "guide_channels", 1), str(cfg.target), str(cfg.guide))
+    lr_target, hr_guide = prepare_inputs(target, guide, net.scale, net.guide_channels, str(target_path),
+                                         str(guide_path))
+    net = net.to(device)
+    check_memory(net, lr_target, net.guide_channels, device, cfg.get("max_memory_gb"))
     start = time.perf_counter()
-    log.info("super-resolving %s x%d (%dx%d -> %dx%d) on %s", cfg.target, net.scale, lr_target.shape[-1],
+    log.info("super-resolving %s x%d (%dx%d -> %dx%d) on %s", target_path, net.scale, lr_target.shape[-1],
              lr_target.shape[-2], hr_guide.shape[-1], hr_guide.shape[-2], device)
     with torch.inference_mode():
-        prediction = net.to(device)(lr_target.to(device), hr_guide.to(device)).clamp(0, 1)
-    path = write_image(cfg.out, prediction[0, 0].float().cpu().numpy(), bits=int(cfg.bits))
+        prediction = net(lr_target.to(device), hr_guide.to(device)).clamp(0, 1)
+    path = write_image(out, prediction[0, 0].float().cpu().numpy(), bits=int(cfg.bits))
     log.info("wrote %s in %.1f s", path, time.perf_counter() - start)
     return path
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="predict")
-def main(cfg: DictConfig) -> None:
+@reports_user_errors("predict")
+def _hydra_main(cfg: DictConfig) -> None:
     predict(cfg)
+
+
+def main() -> None:
+    """``jointsr-predict ckpt_path=... target=... guide=... out=...``: user errors are one line, status 2."""
+    run_command("predict", _hydra_main)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import torch
 from omegaconf import DictConfig
 from torch.utils.flop_counter import FlopCounterMode
 
+from jointsr.errors import reports_user_errors, run_command
 from jointsr.utils.run import build_model
 
 
@@ -40,8 +41,14 @@ def summarise(cfg: DictConfig) -> dict:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="summary")
-def main(cfg: DictConfig) -> None:
+@reports_user_errors("summary")
+def _hydra_main(cfg: DictConfig) -> None:
     summarise(cfg)
+
+
+def main() -> None:
+    """``jointsr-summary [overrides]``: a user error is one line and exit status 2."""
+    run_command("summary", _hydra_main)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,11 @@ import hydra
 import lightning as L
 from omegaconf import DictConfig
 
+from jointsr.errors import ConfigError, check_writable_folder, reports_user_errors, run_command
+from jointsr.sweep_guard import check_same_config, record_config
 from jointsr.evaluation import format_table, test_metrics, write_csv_atomic, write_json_atomic
+from jointsr.utils.callbacks import training_minutes
+from jointsr.utils.checkpoint import check_training_checkpoint
 from jointsr.utils.run import build_model, closing_trackers, instantiate_group, set_threads
 
 log = logging.getLogger("jointsr")
@@ -20,79 +24,105 @@ log = logging.getLogger("jointsr")
 def train(cfg: DictConfig) -> float | None:
     """Fit and test as ``cfg`` says; returns the best ``cfg.monitor`` (for sweepers)."""
     output_dir = Path(cfg.paths.output_dir)
+    tested = cfg.get("test_checkpoint", "best")
+    if tested not in ("best", "last"):
+        raise ConfigError(f"test_checkpoint={tested!r} must be 'best' (the best checkpoint on {cfg.monitor}) or "
+                          f"'last' (the final weights)")
+    try:  # one configuration per job folder: skip_done never merges two (recorded once work starts)
+        check_same_config(output_dir, cfg, record=False)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     done = output_dir / "test_metrics.json"
     if cfg.get("skip_done") and done.is_file():
         log.info("skipping: %s exists (skip_done=true; skip_done=false runs it again)", done)
         return None
+    check_writable_folder(output_dir, "the run folder", "hydra.run.dir=... (or paths.log_dir=...)")
     set_threads()
-    L.seed_everything(cfg.seed, workers=True)
-    resume = _resume_from(cfg, output_dir)
-    # Lightning's CSV logger deletes an existing metrics.csv: keep the killed run's rows
-    earlier_rows = _rows_before(output_dir / "csv" / "metrics.csv", resume)
-    datamodule = hydra.utils.instantiate(cfg.data)
+    # every config value is checked as its object is built, before any data is read
+    datamodule = hydra.utils.instantiate(cfg.data)  # the seed included (data.seed is ${seed})
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    log.info("seed %d", cfg.seed)
     model = build_model(cfg.model)
+    resume, restored_step = _resume_from(cfg, output_dir, model.model_cfg)
+    # Lightning's CSV logger deletes an existing metrics.csv: keep the killed run's rows
+    earlier_rows = _rows_before(output_dir / "csv" / "metrics.csv", restored_step)
     loggers = instantiate_group(cfg.get("logger"))
     callbacks = instantiate_group(cfg.get("callbacks"))
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
 
     with closing_trackers(loggers):
-        for logger in loggers:
-            logger.log_hyperparams({"cfg": _plain(cfg)})
         start = time.perf_counter()
-        datamodule.prepare_data()
+        datamodule.prepare_data()  # dataset files against their checksums, where known
+        if cfg.get("test"):  # every test image decoded now: a bad one fails before training, not after
+            datamodule.setup("test")
         datamodule.setup("fit")
         log.info("data ready in %.1f s (one-time work, not part of the training budget)",
                  time.perf_counter() - start)
+        record_config(output_dir, cfg)  # the inputs are known to be good: the folder is this run's
+        for logger in loggers:  # the trackers write only once the inputs are known to be good
+            logger.log_hyperparams({"cfg": _plain(cfg)})
+        training = None
         if model.has_parameters:
             fit_start = time.perf_counter()
             try:
-                trainer.fit(model, datamodule=datamodule, ckpt_path=resume)
+                trainer.fit(model, datamodule=datamodule, ckpt_path=resume, weights_only=True)
             finally:
                 if earlier_rows and trainer.is_global_zero:
                     _prepend_rows(output_dir / "csv" / "metrics.csv", earlier_rows)
-            log.info("training: %d steps in %.1f min", trainer.global_step,
-                     (time.perf_counter() - fit_start) / 60)
+            minutes = training_minutes(trainer)
+            if minutes is None:
+                minutes = (time.perf_counter() - fit_start) / 60
+            log.info("training: %d steps in %.1f min", trainer.global_step, minutes)
+            training = {"steps": int(trainer.global_step), "minutes": round(minutes, 3)}
         else:
             log.info("model %s has no parameters: nothing to fit", model.name)
         metric = _monitored(trainer, cfg.monitor)
         if cfg.get("test") and trainer.is_global_zero:
-            best = _best_checkpoint(trainer) if model.has_parameters else None
+            best = _best_checkpoint(trainer) if model.has_parameters and tested == "best" else None
+            if training is not None:  # the budget behind the tested weights, beside the numbers
+                training["tested"] = f"best: {Path(best).name}" if best else "last: the final weights"
             tester = trainer
             if trainer.world_size > 1:
                 # Test on one device: every image once, all per-image rows in this process.
                 tester = hydra.utils.instantiate(cfg.trainer, devices=1, num_nodes=1, strategy="auto",
                                                  logger=loggers or False, callbacks=[])
-            tester.test(model, datamodule=datamodule, ckpt_path=best, weights_only=False)
-            document = test_metrics(model.name, datamodule.name, cfg.scale, model.test_results)
+            tester.test(model, datamodule=datamodule, ckpt_path=best, weights_only=True)
+            document = test_metrics(model.name, datamodule.name, cfg.scale, model.test_results,
+                                    rmse_unit=datamodule.rmse_unit, rmse_scales=datamodule.rmse_scales(),
+                                    training=training)
             write_json_atomic(done, document)
             log.info("test of %s:\n%s", best or "the final weights", format_table(document))
     return metric
 
 
-def _resume_from(cfg: DictConfig, output_dir: Path) -> str | None:
-    """``ckpt_path``, else the ``last.ckpt`` a killed run of this directory left behind (with
-    ``skip_done``): re-running a killed sweep continues its unfinished job where it stopped,
-    the clock of a ``max_time`` budget included, instead of starting it again."""
-    if cfg.get("ckpt_path"):
-        return cfg.ckpt_path
+def _resume_from(cfg: DictConfig, output_dir: Path, model_cfg: dict) -> tuple[str | None, int]:
+    """The checkpoint to resume from and its step: ``ckpt_path``, else the ``last.ckpt`` a
+    killed run of this directory left behind (with ``skip_done``): re-running a killed sweep
+    continues its unfinished job where it stopped, the clock of a ``max_time`` budget and
+    the position in the epoch included, instead of starting it again.
+
+    The file is checked before Lightning reads it: loaded safely (no code runs), written by
+    jointsr-train with its training state, for the composed network.
+    """
+    path = cfg.ckpt_path if cfg.get("ckpt_path") else None
     last = output_dir / "checkpoints" / "last.ckpt"
-    if cfg.get("skip_done") and last.is_file():
+    if path is None and cfg.get("skip_done") and last.is_file():
         log.info("resuming an unfinished run from %s (skip_done=false starts it afresh)", last)
-        return str(last)
-    return None
+        path = str(last)
+    if path is None:
+        return None, 0
+    checkpoint = check_training_checkpoint(path, model_cfg)
+    return str(Path(path).expanduser()), int(checkpoint.get("global_step", 0))
 
 
-def _rows_before(metrics_csv: Path, checkpoint: str | None) -> list[dict]:
-    """The rows of ``metrics_csv`` logged before the step ``checkpoint`` restores."""
-    if checkpoint is None or not metrics_csv.is_file():
+def _rows_before(metrics_csv: Path, restored_step: int) -> list[dict]:
+    """The rows of ``metrics_csv`` logged before the step a resumed run restores."""
+    if not restored_step or not metrics_csv.is_file():
         return []
     import csv
 
-    import torch
-
-    restored = torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True).get("global_step", 0)
     with metrics_csv.open(newline="") as stream:
-        return [row for row in csv.DictReader(stream) if row.get("step") and int(row["step"]) < restored]
+        return [row for row in csv.DictReader(stream) if row.get("step") and int(row["step"]) < restored_step]
 
 
 def _prepend_rows(metrics_csv: Path, earlier: list[dict]) -> None:
@@ -129,8 +159,14 @@ def _plain(cfg: DictConfig) -> dict:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
-def main(cfg: DictConfig) -> float | None:
+@reports_user_errors("train")
+def _hydra_main(cfg: DictConfig) -> float | None:
     return train(cfg)
+
+
+def main() -> None:
+    """``jointsr-train [overrides]``: a user error is one line and exit status 2."""
+    run_command("train", _hydra_main)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ def test_short_fit_checkpoints_logs_and_tests_the_best(compose_cfg, tmp_path):
     assert monitored is not None and monitored > 10.0
     checkpoints = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
     assert "last.ckpt" in checkpoints and any(p.startswith("step") for p in checkpoints)
-    stored = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    stored = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert stored["jointsr"]["model_cfg"]["net"]["k"] == 8
     metrics = (tmp_path / "csv" / "metrics.csv").read_text()
     assert "train/loss" in metrics and "val/psnr" in metrics and "test/psnr" in metrics
@@ -80,12 +80,16 @@ def test_short_fit_checkpoints_logs_and_tests_the_best(compose_cfg, tmp_path):
 def test_an_unfinished_run_continues_from_its_last_checkpoint(compose_cfg, tmp_path, caplog):
     """A killed job (last.ckpt, no test_metrics.json) run again resumes instead of restarting."""
     require_data("rgbnir")
+    from kill_helpers import Interrupted
+
     budget = "trainer.max_time=00:00:05:00"  # a clock that must count on, not restart
-    killed = compose_cfg("train", TINY + ["debug=fast", "trainer.max_steps=3", "trainer.val_check_interval=3",
-                                          "test=false", budget])
-    train(killed)
+    common = TINY + ["debug=fast", "trainer.max_steps=6", "trainer.val_check_interval=3", budget]
+    # the same configuration (callbacks do not change what a run computes), stopped after step 3
+    killed = compose_cfg("train", common + ["+callbacks.stop._target_=kill_helpers.StopAt", "+callbacks.stop.step=3"])
+    with pytest.raises(Interrupted):
+        train(killed)
     assert not (tmp_path / "test_metrics.json").exists()
-    again = compose_cfg("train", TINY + ["debug=fast", "trainer.max_steps=6", "trainer.val_check_interval=3", budget])
+    again = compose_cfg("train", common)
     with caplog.at_level("INFO", logger="jointsr"):
         train(again)
     assert "resuming an unfinished run from" in caplog.text

@@ -39,3 +39,36 @@ def test_guide_of_the_wrong_size_is_named():
     assert lr.shape == (1, 1, 10, 12) and guide.shape == (1, 1, 40, 48)
     _, rgb = prepare_inputs(target, np.zeros((40, 48), dtype=np.float32), 4, 3)
     assert rgb.shape == (1, 3, 40, 48)
+
+
+def test_a_grey_target_saved_as_rgb_is_read_as_grey_a_colour_one_is_refused():
+    from jointsr.errors import InputError
+
+    grey = np.random.default_rng(0).random((10, 12)).astype(np.float32)
+    lr, _ = prepare_inputs(np.repeat(grey[..., None], 3, axis=2), np.zeros((40, 48, 3), np.float32), 4, 1)
+    assert torch.equal(lr[0, 0], torch.from_numpy(grey))
+    colour = np.stack([grey, grey, 1 - grey], axis=2)
+    with pytest.raises(InputError, match="single-channel .* colour"):
+        prepare_inputs(colour, np.zeros((40, 48, 3), np.float32), 4, 1, "t.png")
+
+
+def test_the_memory_estimate_grows_with_the_pixels_and_refuses_with_the_numbers():
+    from omegaconf import OmegaConf
+
+    from jointsr.errors import ResourceError
+    from jointsr.predict import check_memory
+    from jointsr.utils.memory import estimate_forward_bytes, forward_peak_bytes
+    from jointsr.utils.run import build_model
+
+    cfg = OmegaConf.create({"_target_": "jointsr.lit.SRModule", "name": "jointsr", "net": {
+        "_target_": "jointsr.models.jointsr.JointSR", "scale": 4, "k": 8, "K": 3, "form": "factorised",
+        "global_skip": True}})
+    net = build_model(cfg).net.eval()
+    cpu = torch.device("cpu")
+    small, large = estimate_forward_bytes(net, 100, 100, 1, 4, cpu), estimate_forward_bytes(net, 400, 400, 1, 4, cpu)
+    assert 12 < large / small < 17  # about the ratio of the pixel counts (16), weights aside
+    measured = forward_peak_bytes(net, 64, 1, 4, cpu)  # a real forward pass, measured
+    assert measured <= estimate_forward_bytes(net, 64, 64, 1, 4, cpu) < 2 * measured
+    check_memory(net, torch.zeros(1, 1, 30, 40), 1, cpu, limit_gb=10.0)  # fits: no error
+    with pytest.raises(ResourceError, match=r"40x30 target at x4 \(160x120\) needs about .* GB .* tiles"):
+        check_memory(net, torch.zeros(1, 1, 30, 40), 1, cpu, limit_gb=1e-6)

@@ -26,8 +26,10 @@ from omegaconf import DictConfig
 
 from jointsr import CONFIG_DIR
 from jointsr.data.datasets import GuidedSRDataset
-from jointsr.data.download import progress_bar, sha256_file
+from jointsr.data.checksums import find_checksums
+from jointsr.data.download import progress_bar
 from jointsr.data.store import check_store, list_stores, read_attrs
+from jointsr.errors import ConfigError, reports_user_errors, run_command
 
 log = logging.getLogger("jointsr.data.cli")
 
@@ -37,19 +39,15 @@ COMMANDS = ("prepare", "verify", "list")
 def _console():
     from rich.console import Console
 
-    return Console()
-
-
-def _datasets(datamodule) -> list[GuidedSRDataset]:
-    return list({id(d): d for d in (datamodule.dataset, datamodule.test_dataset)}.values())
+    return Console(soft_wrap=True)  # one problem per line, however long its path
 
 
 def prepare(cfg: DictConfig) -> int:
     """Download the datasets when missing and build (or find) the training-patch store."""
     datamodule = hydra.utils.instantiate(cfg.data)
-    datamodule.prepare_data()
+    datamodule.prepare_data()  # downloads what is missing, checks the files against their checksums
     console = _console()
-    for dataset in _datasets(datamodule):
+    for dataset in datamodule.datasets():
         console.print(f"[green]ok[/] {dataset.name}: {len(dataset.all_names())} images under {dataset.root}")
     if not datamodule.store:
         console.print("data.store=false: no patch store to build")
@@ -63,35 +61,16 @@ def prepare(cfg: DictConfig) -> int:
     return 0
 
 
-def find_checksums(root: Path, levels: int = 3) -> Path | None:
-    """A ``SHA256SUMS`` file in ``root`` or one of its parents (the shared data folder has one)."""
-    for folder in [root, *list(root.parents)[:levels]]:
-        if (folder / "SHA256SUMS").is_file():
-            return folder / "SHA256SUMS"
-    return None
-
-
 def verify_dataset(dataset: GuidedSRDataset, decode: bool = True, progress: bool = True) -> list[str]:
     """Problems with a dataset's files: missing, checksum mismatch, undecodable, out of [0, 1]."""
     problems = [f"{dataset.name}: missing {path}" for path in dataset.missing()]
     if problems:
         return problems
-    sums_file, sums = find_checksums(dataset.root), {}
-    if sums_file is not None:
-        for line in sums_file.read_text().splitlines():
-            digest, _, name = line.partition("  ")
-            sums[Path(name.strip()).as_posix().removeprefix("./")] = digest.strip()
-    names, checked = dataset.all_names(), 0
-    with progress_bar(f"verify {dataset.name}", len(names), unit="images", enabled=progress) as advance:
-        for name in names:
-            for path in dataset.files(name):
-                if sums_file is not None:
-                    relative = path.resolve().relative_to(sums_file.parent.resolve()).as_posix()
-                    if relative in sums:
-                        checked += 1
-                        if sha256_file(path) != sums[relative]:
-                            problems.append(f"{dataset.name}: checksum mismatch {path} ({sums_file})")
-            if decode:
+    names = dataset.all_names()
+    problems += [f"{dataset.name}: {problem}" for problem in dataset.checksum_problems(names)]
+    if decode:
+        with progress_bar(f"verify {dataset.name}", len(names), unit="images", enabled=progress) as advance:
+            for name in names:
                 try:
                     target, guide = dataset.load(name)
                 except (OSError, ValueError) as error:
@@ -100,18 +79,20 @@ def verify_dataset(dataset: GuidedSRDataset, decode: bool = True, progress: bool
                     for label, image in (("target", target), ("guide", guide)):
                         if not np.isfinite(image).all() or image.min() < 0 or image.max() > 1:
                             problems.append(f"{dataset.name}/{name}: {label} outside [0, 1]")
-            advance()
-    log.info("%s: %d images%s, %d files checksummed against %s", dataset.name, len(names),
-             " decoded" if decode else "", checked, sums_file or "nothing (no SHA256SUMS found)")
+                advance()
+    sums_file = find_checksums(dataset.root)
+    log.info("%s: %d images%s, checksums %s", dataset.name, len(names), " decoded" if decode else "",
+             f"from {sums_file}" if sums_file else "not checked (no SHA256SUMS found)")
     return problems
 
 
 def verify(cfg: DictConfig) -> int:
-    """Verify the selected datasets and every store in the cache folder; 1 if anything failed."""
+    """Verify the selected datasets and every store in the cache folder; 1 if a problem remains
+    (``fix=true`` deletes failing stores, which then count as fixed; dataset files cannot be)."""
     datamodule = hydra.utils.instantiate(cfg.data)
     console = _console()
-    problems = []
-    for dataset in _datasets(datamodule):
+    problems, fixed = [], 0
+    for dataset in datamodule.datasets():
         found = verify_dataset(dataset, decode=cfg.decode, progress=datamodule.progress)
         problems += found
         if not found:
@@ -126,13 +107,16 @@ def verify(cfg: DictConfig) -> int:
         problems.append(f"{path}: {problem}")
         if cfg.fix:
             path.unlink(missing_ok=True)
+            fixed += 1
             console.print(f"[yellow]deleted[/] {path} ({problem}); the next prepare or training run rebuilds it")
     if not stores:
         console.print(f"no patch stores in {datamodule.cache_dir}")
     for problem in problems:
         console.print(f"[red]FAIL[/] {problem}")
-    console.print(f"{'[red]' if problems else '[green]'}{len(problems)} problem(s)[/]")
-    return 1 if problems and not cfg.fix else 0
+    remaining = len(problems) - fixed
+    console.print(f"{'[red]' if remaining else '[green]'}{len(problems)} problem(s)"
+                  f"{f', {fixed} fixed' if fixed else ''}[/]")
+    return 1 if remaining else 0
 
 
 def list_stores_command(cfg: DictConfig) -> int:
@@ -161,22 +145,28 @@ def list_stores_command(cfg: DictConfig) -> int:
 
 def run(cfg: DictConfig) -> int:
     if cfg.command not in COMMANDS:
-        raise ValueError(f"unknown command {cfg.command!r}: use one of {', '.join(COMMANDS)}")
+        raise ConfigError(f"unknown command {cfg.command!r}: use one of {', '.join(COMMANDS)}")
     return {"prepare": prepare, "verify": verify, "list": list_stores_command}[cfg.command](cfg)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="data_cli")
-def _hydra_main(cfg: DictConfig) -> int:
-    return run(cfg)
+@reports_user_errors("data")
+def _hydra_main(cfg: DictConfig) -> None:
+    status = run(cfg)
+    if status:  # problems were reported: the exit status says so (Hydra drops return values)
+        sys.exit(status)
 
 
 def main() -> None:
-    """``jointsr-data COMMAND [overrides]``: the command may also be given as ``command=...``."""
+    """``jointsr-data COMMAND [overrides]``: the command may also be given as ``command=...``.
+
+    Exit status: 0 when all is well, 1 when ``verify`` reported problems, 2 for a user error
+    (one line on stderr)."""
     argv = sys.argv[1:]
     if argv and not argv[0].startswith("-") and "=" not in argv[0]:
         sys.argv = [sys.argv[0], f"command={argv[0]}", *argv[1:]]
-    status = _hydra_main()
-    sys.exit(status or 0)
+    run_command("data", _hydra_main)
+    sys.exit(0)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,12 @@ from torch.utils.data import DataLoader, Dataset
 
 from jointsr.data.datasets import GuidedSRDataset
 from jointsr.data.degradation import Bicubic, Degradation
+from jointsr.data.sampling import ResumableLoader
 from jointsr.data.scenes import Patches, Scene, centre_crop, cut_patches, load_scene, scene_patches
 from jointsr.data.store import (H5PatchDataset, PatchStore, StoreError, default_cache_dir, ensure_store,
                                 store_key)
+from jointsr.errors import ConfigError, check_choice, check_int
+from jointsr.metrics.protocol import DEPTH_UNITS, depth_unit_scale
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +64,11 @@ class SRDataModule(L.LightningDataModule):
         patch_size: HR training patch side (divisible by the scale).
         patch_stride: grid step of the training patches (default: ``patch_size``, no overlap).
         rotations: rotated copies of every patch (degrees, multiples of 90).
-        val_names: training images held out for validation (removed from training).
+        val_names: training images whose centre crops are validated.
+        val_holdout: remove the ``val_names`` images from training (a held-out validation,
+            the budget protocol); ``False`` trains on every training image (the paper
+            protocol) and the validation crops are then crops of training images: a
+            training-fit monitor, not a model-selection set.
         val_crop: HR side of the validation centre crops (whole-image inference is slow on CPU).
         guide_channels: 1 (luminance Y, MATLAB rgb2ycbcr) or 3 (RGB).
         max_train_patches / max_test_images / test_crop: limits for quick runs (None = all,
@@ -75,7 +82,13 @@ class SRDataModule(L.LightningDataModule):
             from the file, one h5py handle per DataLoader worker.
         verify_store: check a lazily read store's content hash when opening it (a full read;
             in-memory loading always checks it).
+        verify_checksums: check the dataset files against their known SHA-256 digests (a
+            ``SHA256SUMS`` beside the data, :mod:`jointsr.data.checksums`) in ``prepare_data``,
+            before any patch is cut or image tested.
         progress: show progress bars while building stores.
+        rmse_unit: the guided-depth RMSE's unit for the test set (``0-255`` for disparity or
+            8-bit depth, ``cm`` for metric depth; :data:`~jointsr.metrics.protocol.DEPTH_UNITS`),
+            reported beside PSNR/SSIM with and without the 6-pixel border crop; ``None``: no RMSE.
     """
 
     def __init__(
@@ -86,6 +99,7 @@ class SRDataModule(L.LightningDataModule):
         patch_stride: int | None = None,
         rotations: Sequence[int] = (0, 90),
         val_names: Sequence[str] = (),
+        val_holdout: bool = True,
         val_crop: int = 256,
         guide_channels: int = 1,
         degradation: Degradation | None = None,
@@ -100,37 +114,64 @@ class SRDataModule(L.LightningDataModule):
         cache_dir: str | os.PathLike | None = None,
         in_memory: bool = True,
         verify_store: bool = True,
+        verify_checksums: bool = True,
         progress: bool = True,
+        rmse_unit: str | None = None,
     ) -> None:
         super().__init__()
-        if patch_size % scale:
-            raise ValueError(f"data.patch_size={patch_size} is not divisible by scale={scale}: "
-                             f"choose a patch size that is a multiple of {scale}")
-        self.dataset, self.scale, self.patch_size = dataset, int(scale), int(patch_size)
-        self.patch_stride = int(patch_stride or patch_size)
-        self.rotations, self.val_names, self.val_crop = tuple(rotations), list(val_names), val_crop
-        if guide_channels not in (1, 3):
-            raise ValueError(f"data.guide_channels must be 1 (luminance) or 3 (RGB), got {guide_channels}")
-        self.guide_channels = int(guide_channels)
+        scale = check_int("scale", scale, 1)
+        patch_size = check_int("data.patch_size", patch_size, scale, multiple_of=scale)
+        patch_stride = patch_size if patch_stride is None else \
+            check_int("data.patch_stride", patch_stride, scale, multiple_of=scale)
+        self.dataset, self.scale, self.patch_size, self.patch_stride = dataset, scale, patch_size, patch_stride
+        if any(isinstance(angle, bool) or not isinstance(angle, int) or angle % 90 for angle in rotations):
+            raise ConfigError(f"data.rotations={list(rotations)}: every rotation must be a multiple of 90 "
+                              f"degrees, e.g. [0, 90]")
+        self.rotations, self.val_names = tuple(rotations), list(val_names)
+        if not isinstance(val_holdout, bool):
+            raise ConfigError(f"data.val_holdout={val_holdout!r} must be true (hold the val_names images out "
+                              f"of training) or false (train on every training image)")
+        self.val_holdout = val_holdout
+        self.val_crop = check_int("data.val_crop", val_crop, scale, multiple_of=scale)
+        self.guide_channels = int(check_choice("data.guide_channels", guide_channels, (1, 3)))
+        if degradation is not None and not isinstance(degradation, Degradation):
+            raise ConfigError(f"data.degradation must be a jointsr.data.degradation.Degradation, got "
+                              f"{type(degradation).__name__}")
         self.degradation = degradation or Bicubic()
-        self.batch_size, self.num_workers = batch_size, num_workers
-        self.max_train_patches, self.max_test_images, self.seed = max_train_patches, max_test_images, seed
-        self.test_crop = test_crop
+        self.batch_size = check_int("data.batch_size", batch_size, 1)
+        self.num_workers = check_int("data.num_workers", num_workers, 0)
+        self.max_train_patches = None if max_train_patches is None else \
+            check_int("data.max_train_patches", max_train_patches, 1)
+        self.max_test_images = None if max_test_images is None else \
+            check_int("data.max_test_images", max_test_images, 1)
+        self.seed = check_int("seed", seed, 0)
+        self.test_crop = None if test_crop is None else \
+            check_int("data.test_crop", test_crop, scale, multiple_of=scale)
         unknown = set(self.val_names) - set(dataset.names("train"))
         if unknown:
-            raise ValueError(f"val_names {sorted(unknown)} are not training images of {dataset.name}")
+            raise ConfigError(f"data.val_names: {sorted(unknown)} are not training images of {dataset.name} "
+                              f"(its training images: {', '.join(dataset.names('train')[:4])} ...)")
         self.test_dataset = test_dataset or dataset
         self.test_dataset.names("test")  # fail early when it has no test split
         self.store, self.in_memory, self.verify_store = bool(store), bool(in_memory), bool(verify_store)
+        self.verify_checksums = bool(verify_checksums)
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
         self.progress = bool(progress)
+        if rmse_unit is not None:
+            check_choice("data.rmse_unit", rmse_unit, tuple(DEPTH_UNITS))
+            if rmse_unit == "cm" and self.test_dataset.metres_per_unit(self.test_dataset.names("test")[0]) is None:
+                raise ConfigError(f"data.rmse_unit=cm: {self.test_dataset.name} is not metric depth (it gives no "
+                                  f"metres per unit); use data.rmse_unit=0-255 or null")
+        self.rmse_unit = rmse_unit
         if self.store:
-            for data in {id(d): d for d in (self.dataset, self.test_dataset)}.values():
+            for data in self.datasets():
                 if self.cache_dir.resolve().is_relative_to(data.root.resolve()):
-                    raise ValueError(f"cache_dir {self.cache_dir} is inside the data folder {data.root}: "
-                                     f"stores must live elsewhere (set JOINTSR_CACHE_DIR or "
-                                     f"paths.cache_dir=...)")
+                    raise ConfigError(f"cache_dir {self.cache_dir} is inside the data folder {data.root}: "
+                                      f"stores must live elsewhere (set JOINTSR_CACHE_DIR or "
+                                      f"paths.cache_dir=...)")
         self.train_set: Dataset | None = None
+        self._train_loader: ResumableLoader | None = None
+        self._loader_state: dict | None = None  # a checkpoint's position, for the next train loader
         self.val_set: Dataset | None = None
         self.test_set: Dataset | None = None
         self.timings: dict[str, float] = {}
@@ -142,17 +183,33 @@ class SRDataModule(L.LightningDataModule):
         """The tested dataset's name (what result tables report)."""
         return self.test_dataset.name
 
+    def rmse_scales(self) -> dict[str, float] | None:
+        """Per test image, the factor from its [0, 1] RMSE to ``rmse_unit`` (None: no RMSE)."""
+        if self.rmse_unit is None:
+            return None
+        names = self.test_dataset.names("test")[: self.max_test_images]
+        return {name: depth_unit_scale(self.rmse_unit, self.test_dataset.metres_per_unit(name)) for name in names}
+
     def train_names(self) -> list[str]:
-        return [n for n in self.dataset.names("train") if n not in set(self.val_names)]
+        """The training images: the ``train`` split, less ``val_names`` when held out."""
+        held_out = set(self.val_names) if self.val_holdout else set()
+        return [n for n in self.dataset.names("train") if n not in held_out]
 
     def _scene(self, name: str) -> Scene:
         return load_scene(self.dataset, name, self.scale, self.degradation, self.guide_channels, self.seed)
 
     # -- Lightning hooks -----------------------------------------------------------------
     def prepare_data(self) -> None:
-        self.dataset.ensure_available()
-        if self.test_dataset is not self.dataset:
-            self.test_dataset.ensure_available()
+        """Fetch missing datasets; check every file of them against its known checksum."""
+        for data in self.datasets():
+            data.ensure_available()
+        if self.verify_checksums:
+            for data in self.datasets():
+                data.verify_checksums()
+
+    def datasets(self) -> list[GuidedSRDataset]:
+        """The training dataset and, when another, the tested one."""
+        return list({id(d): d for d in (self.dataset, self.test_dataset)}.values())
 
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit") and self.train_set is None:
@@ -177,7 +234,8 @@ class SRDataModule(L.LightningDataModule):
     # -- training patches ------------------------------------------------------------------
     def patch_store(self) -> PatchStore:
         """The store of this configuration's training patches (it may not exist yet)."""
-        key = store_key(self.dataset, self.train_names(), self.val_names, self.scale, self.patch_size,
+        held_out = self.val_names if self.val_holdout else []
+        key = store_key(self.dataset, self.train_names(), held_out, self.scale, self.patch_size,
                         self.patch_stride, self.rotations, self.guide_channels, self.degradation, self.seed)
         return PatchStore(self.cache_dir, key)
 
@@ -235,8 +293,32 @@ class SRDataModule(L.LightningDataModule):
         return PatchDataset(self.build_patches())
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True, drop_last=True,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+        # the order is a function of (seed, epoch) and the loader's position is saved in every
+        # checkpoint: a killed run resumes mid-epoch on exactly the batches it would have seen
+        if len(self.train_set) < self.batch_size:  # the last partial batch is dropped: no batch at all
+            raise ConfigError(f"{self.dataset.name} x{self.scale}: {len(self.train_set)} training patches of "
+                              f"{self.patch_size}x{self.patch_size}, fewer than data.batch_size="
+                              f"{self.batch_size}: lower the batch size or raise data.max_train_patches")
+        self._train_loader = ResumableLoader(self.train_set, batch_size=self.batch_size, seed=self.seed,
+                                             num_workers=self.num_workers)
+        if self._loader_state is not None:
+            self._train_loader.load_state_dict(self._loader_state)
+            self._loader_state = None
+        return self._train_loader
+
+    # -- checkpoints: the position in the training order ----------------------------------
+    # Lightning also saves a stateful loader's state itself, but restores it only when the
+    # loader is created after the loops are restored, which is not the case when the
+    # schedule asks for trainer.estimated_stepping_batches; the DataModule's own state is
+    # restored before any loader exists, so it is the one relied on.
+    def state_dict(self) -> dict:
+        return {"train_loader": self._train_loader.state_dict()} if self._train_loader is not None else {}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self._loader_state = state_dict.get("train_loader")
+        if self._loader_state is not None and self._train_loader is not None:
+            self._train_loader.load_state_dict(self._loader_state)
+            self._loader_state = None
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=1, num_workers=0)

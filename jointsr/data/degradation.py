@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from jointsr.data.imresize import imresize
+from jointsr.errors import ConfigError
 
 __all__ = ["Bicubic", "Degradation", "GaussianBlur", "image_seed"]
 
@@ -43,8 +44,10 @@ class Degradation:
     name = "degradation"
 
     def __init__(self, noise_sigma: float = 0.0, clip: bool = False) -> None:
-        if noise_sigma < 0:
-            raise ValueError(f"noise_sigma must be >= 0, got {noise_sigma}")
+        if isinstance(noise_sigma, bool) or not isinstance(noise_sigma, (int, float)) or \
+                not 0 <= noise_sigma < math.inf:
+            raise ConfigError(f"data.degradation.noise_sigma={noise_sigma!r} must be a number >= 0 (the noise's "
+                              f"standard deviation in [0, 1] units, e.g. 0.01)")
         self.noise_sigma, self.clip = float(noise_sigma), bool(clip)
 
     def downsample(self, hr: np.ndarray, scale: int) -> np.ndarray:
@@ -125,8 +128,10 @@ class GaussianBlur(Degradation):
 
     def __init__(self, sigma: float | None = None, noise_sigma: float = 0.0, clip: bool = False) -> None:
         super().__init__(noise_sigma=noise_sigma, clip=clip)
-        if sigma is not None and not sigma > 0:
-            raise ValueError(f"GaussianBlur sigma must be positive (HR pixels) or null, got {sigma}")
+        if sigma is not None and (isinstance(sigma, bool) or not isinstance(sigma, (int, float))
+                                  or not 0 < sigma < math.inf):
+            raise ConfigError(f"data.degradation.sigma={sigma!r} must be a number > 0 (HR pixels) or null "
+                              f"(scale / 2)")
         self.sigma = None if sigma is None else float(sigma)
 
     def sigma_at(self, scale: int) -> float:

@@ -11,6 +11,7 @@ from jointsr.data.color import rgb_to_y
 from jointsr.data.datasets import GuidedSRDataset
 from jointsr.data.degradation import Degradation, image_seed
 from jointsr.data.imresize import modcrop
+from jointsr.errors import ConfigError
 
 
 @dataclass
@@ -127,6 +128,7 @@ def cut_patches(scenes: Sequence[Scene], scale: int, patch_size: int, stride: in
     _rotation_turns(rotations)
     parts = [scene_patches(scene, scale, patch_size, stride, rotations) for scene in scenes]
     if not sum(len(part) for part in parts):
-        raise ValueError(f"no {patch_size}x{patch_size} patch fits in the training images")
+        raise ConfigError(f"no {patch_size}x{patch_size} patch fits in the training images: lower "
+                          f"data.patch_size")
     return Patches(hr=np.concatenate([p.hr for p in parts]), lr=np.concatenate([p.lr for p in parts]),
                    guide=np.concatenate([p.guide for p in parts]))

@@ -27,6 +27,7 @@ import torch
 from torch.utils.data import Dataset
 
 from jointsr.data.scenes import Patches
+from jointsr.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,9 @@ class PatchStore:
         """
         import h5py
 
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        from jointsr.errors import check_writable_folder
+
+        check_writable_folder(self.cache_dir, "the patch-store cache", "JOINTSR_CACHE_DIR=... (or paths.cache_dir=...)")
         partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
         content, count, start = ContentHash(), 0, time.perf_counter()
         try:
@@ -141,8 +144,8 @@ class PatchStore:
                     if progress is not None:
                         progress(1)
                 if not count:
-                    raise ValueError(f"no {self.key.get('patch_size')}x{self.key.get('patch_size')} "
-                                     f"patch fits in the training images of {self.key.get('dataset')}")
+                    raise ConfigError(f"no {self.key.get('patch_size')}x{self.key.get('patch_size')} "
+                                      f"patch fits in the training images of {self.key.get('dataset')}")
                 attrs = {"format": STORE_FORMAT, "key": self.key_json, "key_digest": self.digest,
                          "content_hash": content.hexdigest(), "count": count,
                          "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

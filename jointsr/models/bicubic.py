@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from jointsr.data.imresize import imresize
+from jointsr.errors import check_choice, check_int
 from jointsr.models.blocks import check_guided_inputs
 
 
@@ -14,7 +15,8 @@ class Bicubic(nn.Module):
 
     def __init__(self, scale: int, guide_channels: int = 1) -> None:
         super().__init__()
-        self.scale, self.guide_channels = scale, guide_channels
+        self.scale = check_int("model.net.scale", scale, 1)
+        self.guide_channels = check_choice("model.net.guide_channels", guide_channels, (1, 3))
 
     def forward(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> torch.Tensor:
         check_guided_inputs(lr_target, hr_guide, self.scale, self.guide_channels)

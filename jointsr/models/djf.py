@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from jointsr.data.imresize import imresize
+from jointsr.errors import ConfigError, check_choice, check_int
 from jointsr.models.blocks import check_guided_inputs
 
 
@@ -59,10 +60,18 @@ class DJF(nn.Module):
         residual: bool = True,
     ) -> None:
         super().__init__()
-        if scale < 1:
-            raise ValueError(f"scale must be >= 1, got {scale}")
+        scale = check_int("model.net.scale", scale, 1)
+        check_choice("model.net.guide_channels", guide_channels, (1, 3))
+        for key, values, count in (("branch_widths", branch_widths, 2), ("fusion_widths", fusion_widths, 2),
+                                   ("kernel_sizes", kernel_sizes, 3)):
+            if isinstance(values, (str, bytes)) or len(values) != count:
+                raise ConfigError(f"model.net.{key}={values!r} must be a list of {count} integers >= 1")
+            for value in values:
+                check_int(f"model.net.{key}", value, 1)
         if any(k % 2 != 1 for k in kernel_sizes):
-            raise ValueError(f"kernel sizes must be odd to keep the image size, got {kernel_sizes}")
+            raise ConfigError(f"model.net.kernel_sizes={list(kernel_sizes)}: kernel sizes must be odd to keep "
+                              f"the image size")
+        check_choice("model.net.residual", residual, (True, False))
         self.scale, self.guide_channels, self.residual = scale, guide_channels, residual
         self.step_weights: list[float] | None = None  # one output, loss on it only
         branch_widths, fusion_widths = tuple(branch_widths), tuple(fusion_widths)

@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from jointsr.errors import ConfigError, check_choice, check_int
 from jointsr.models.blocks import check_guided_inputs
 
 # (kernel, stride, padding) of the LR <-> HR projections, per scale.
@@ -94,11 +95,12 @@ class SRFBN(nn.Module):
     def __init__(self, scale: int, guide_channels: int = 1, num_features: int = 64,
                  num_groups: int = 6, num_steps: int = 4) -> None:
         super().__init__()
-        if scale not in PROJECTIONS:
-            raise ValueError(f"SRFBN supports scales {sorted(PROJECTIONS)}, got {scale}")
-        if num_steps < 1 or num_groups < 1 or num_features < 1:
-            raise ValueError("num_features, num_groups and num_steps must be >= 1, got "
-                             f"{num_features}, {num_groups}, {num_steps}")
+        if isinstance(scale, bool) or scale not in PROJECTIONS:
+            raise ConfigError(f"SRFBN supports scales {sorted(PROJECTIONS)}: model.net.scale={scale!r} is not "
+                              f"one of them")
+        check_choice("model.net.guide_channels", guide_channels, (1, 3))
+        for key, value in (("num_features", num_features), ("num_groups", num_groups), ("num_steps", num_steps)):
+            check_int(f"model.net.{key}", value, 1)
         self.scale, self.guide_channels, self.num_steps = scale, guide_channels, num_steps
         self.step_weights: list[float] | None = [1.0 / num_steps] * num_steps  # L1 on all steps
         f, projection = num_features, PROJECTIONS[scale]

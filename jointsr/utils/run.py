@@ -12,6 +12,9 @@ import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from jointsr.errors import CheckpointError, ConfigError
+from jointsr.utils.checkpoint import load_checkpoint, stored_model_config
+
 log = logging.getLogger("jointsr")
 
 
@@ -30,20 +33,26 @@ def build_model(model_cfg: DictConfig) -> L.LightningModule:
     return model
 
 
-def load_checkpoint_model(ckpt_path: str | Path, fallback_cfg: DictConfig | None) -> L.LightningModule:
-    """Rebuild the model a checkpoint was trained with and load its weights."""
-    path = Path(ckpt_path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    stored = checkpoint.get("jointsr", {}).get("model_cfg")
-    if not stored and fallback_cfg is None:
-        raise ValueError(f"{path} holds no jointsr model config (not written by jointsr-train?)")
-    model_cfg = OmegaConf.create(stored) if stored else fallback_cfg
-    if not stored:
-        log.warning("%s holds no model config; using the composed model=%s", path, fallback_cfg.name)
-    model = build_model(model_cfg)
-    model.load_state_dict(checkpoint["state_dict"])
+def load_checkpoint_model(ckpt_path: str | Path, expected_scale: int | None = None) -> L.LightningModule:
+    """Rebuild the model a checkpoint of jointsr-train holds (its stored config) with its weights.
+
+    The file is read safely (:func:`~jointsr.utils.checkpoint.load_checkpoint`: tensors and
+    plain values only). A file without the stored model config is refused rather than
+    guessed at; ``expected_scale`` (the composed ``scale``) must match the network's.
+    """
+    checkpoint = load_checkpoint(ckpt_path)
+    model_cfg = stored_model_config(checkpoint, ckpt_path)
+    model = build_model(OmegaConf.create(model_cfg))
+    try:
+        model.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as error:  # weights of another shape than the stored config builds
+        detail = str(error).splitlines()[1].strip() if len(str(error).splitlines()) > 1 else str(error)
+        raise CheckpointError(f"{ckpt_path}: its weights do not fit the network its config describes "
+                              f"({detail[:200]}); the file was altered or written by another version") from None
+    scale = model.net.scale
+    if expected_scale is not None and scale != int(expected_scale):
+        raise ConfigError(f"{ckpt_path} holds a x{scale} model but scale=x{expected_scale}: "
+                          f"pass scale=x{scale}")
     return model
 
 

@@ -56,3 +56,49 @@ def test_debug_fast_builds_through_the_store(compose_cfg, tmp_path):
 def test_patch_size_not_divisible_by_the_scale_names_both(tmp_path):
     with pytest.raises(ValueError, match="patch_size=44 is not divisible by scale=8"):
         SRDataModule(write_tiny_set(tmp_path / "tiny"), scale=8, patch_size=44, cache_dir=tmp_path / "c")
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"batch_size": 0}, "data.batch_size=0 is out of range: it must be an integer >= 1"),
+    ({"num_workers": -1}, "data.num_workers=-1 is out of range"),
+    ({"patch_stride": 6}, "data.patch_stride=6 is not divisible by scale=4"),
+    ({"val_crop": 0}, "data.val_crop=0 is out of range: it must be an integer >= 4 that is a multiple"),
+    ({"test_crop": 30}, "data.test_crop=30 is not divisible by scale=4"),
+    ({"max_test_images": 0}, "data.max_test_images=0 is out of range"),
+    ({"guide_channels": 2}, "data.guide_channels=2 is not allowed: use one of 1, 3"),
+    ({"rotations": [0, 45]}, "multiple of 90"),
+    ({"seed": -1}, "seed=-1 is out of range"),
+    ({"batch_size": 2.5}, "data.batch_size=2.5 must be an integer"),
+    ({"val_names": ["z"]}, r"data.val_names: \['z'\] are not training images"),
+])
+def test_every_config_value_is_checked_with_its_allowed_range(tmp_path, kwargs, message):
+    from jointsr.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        SRDataModule(write_tiny_set(tmp_path / "tiny"), scale=4, patch_size=16, cache_dir=tmp_path / "c", **kwargs)
+
+
+def test_too_few_patches_for_one_batch_is_named(tmp_path):
+    from jointsr.errors import ConfigError
+
+    module = SRDataModule(write_tiny_set(tmp_path / "tiny"), scale=4, patch_size=16, batch_size=8,
+                          max_train_patches=5, cache_dir=tmp_path / "c", progress=False)
+    module.setup("fit")
+    with pytest.raises(ConfigError, match="5 training patches.*data.batch_size=8"):
+        module.train_dataloader()
+
+
+def test_prepare_data_checks_the_files_against_their_checksums(tmp_path):
+    from cli_helpers import corrupt_copy, linked_dataset
+
+    from jointsr.data.datasets import CAVE
+    from jointsr.data.datasets.base import DatasetCorruptError
+
+    require_data("cave")
+    data = linked_dataset(tmp_path / "data", "cave")
+    module = SRDataModule(CAVE(data / "cave"), scale=4, cache_dir=tmp_path / "c")
+    module.prepare_data()  # intact (the links lead to the shared files)
+    corrupt_copy(data / "cave" / "hairs" / "hairs_RGB.bmp", "flip")
+    with pytest.raises(DatasetCorruptError, match="hairs_RGB.bmp does not match its SHA-256 in .*SHA256SUMS"):
+        module.prepare_data()
+    SRDataModule(CAVE(data / "cave"), scale=4, cache_dir=tmp_path / "c", verify_checksums=False).prepare_data()

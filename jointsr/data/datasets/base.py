@@ -21,12 +21,24 @@ from typing import Any, Sequence
 import numpy as np
 
 from jointsr.data.io import read_image
+from jointsr.errors import InputError, UserError
 
 log = logging.getLogger(__name__)
 
 
-class DatasetNotFoundError(FileNotFoundError):
+class DatasetNotFoundError(UserError, FileNotFoundError):
     """The dataset's files are missing and could not be fetched."""
+
+
+class DatasetSplitError(UserError, KeyError):
+    """A split (``train``, ``test``) the dataset does not define."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class DatasetCorruptError(UserError, OSError):
+    """Dataset files that do not match their known checksums."""
 
 
 class GuidedSRDataset:
@@ -59,7 +71,8 @@ class GuidedSRDataset:
 
     def names(self, split: str) -> list[str]:
         if split not in self.splits:
-            raise KeyError(f"{self.name} has no split {split!r}; known: {sorted(self.splits)}")
+            raise DatasetSplitError(f"{self.name} has no split {split!r}; known: {sorted(self.splits)} (choose "
+                                    f"a dataset that has one, e.g. as data.test_dataset)")
         return list(self.splits[split])
 
     def all_names(self) -> list[str]:
@@ -125,6 +138,27 @@ class GuidedSRDataset:
         if not self.is_available():
             raise DatasetNotFoundError(self._not_found_message())
 
+    def checksum_problems(self, names: Sequence[str] | None = None) -> list[str]:
+        """Files of the given (default: all) images that differ from their known SHA-256
+        (:mod:`jointsr.data.checksums`; nothing is checked when the data has no list)."""
+        from jointsr.data.checksums import checksum_problems
+
+        names = self.all_names() if names is None else names
+        problems, checked, sums_file = checksum_problems(
+            [path for name in names for path in self.files(name)], self.root)
+        if sums_file is not None:
+            log.debug("%s: %d files checked against %s", self.name, checked, sums_file)
+        return problems
+
+    def verify_checksums(self, names: Sequence[str] | None = None) -> None:
+        """Raise :class:`DatasetCorruptError` unless every listed file matches its checksum."""
+        problems = self.checksum_problems(names)
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            source = f" or from {self.url}" if self.url else ""
+            raise DatasetCorruptError(f"{self.name}: {problems[0]}{more}; restore the file(s) from a clean copy"
+                                      f"{source} (`jointsr-data verify` lists every problem)")
+
     # -- identity (for the patch store's key) -----------------------------------------------
     def identity(self) -> dict[str, Any]:
         """What, besides the files, changes the pixels ``load`` returns (subclasses add options)."""
@@ -148,6 +182,11 @@ class GuidedSRDataset:
         """The target as float32 in [0, 1]; default: an 8- or 16-bit image (/255, /65535)."""
         return read_image(path)
 
+    def metres_per_unit(self, name: str) -> float | None:
+        """The metres a target value of 1 stands for in image ``name`` (metric depth sets,
+        for an RMSE in cm); None for a target that is not metric depth."""
+        return None
+
     def read_guide(self, path: Path) -> np.ndarray:
         return read_image(path)
 
@@ -156,11 +195,11 @@ class GuidedSRDataset:
         target_path, guide_path = self.files(name)
         target, guide = self.read_target(target_path), self.read_guide(guide_path)
         if target.ndim == 3:
-            raise ValueError(f"{target_path}: the target must be single-channel, got {target.shape}")
+            raise InputError(f"{target_path}: the target must be single-channel, got {target.shape}")
         if guide.ndim == 2:  # a grey guide acts as R = G = B
             guide = np.repeat(guide[..., None], 3, axis=2)
         if guide.shape[:2] != target.shape:
-            raise ValueError(f"{self.name}/{name}: target {target_path.name} is {target.shape} but "
+            raise InputError(f"{self.name}/{name}: target {target_path.name} is {target.shape} but "
                              f"guide {guide_path.name} is {guide.shape[:2]}")
         return target, guide
 

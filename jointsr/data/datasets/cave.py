@@ -22,6 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from jointsr.data.datasets.base import GuidedSRDataset
+from jointsr.errors import ConfigError
 
 BANDS = range(1, 32)
 
@@ -53,8 +54,8 @@ class CAVE(GuidedSRDataset):
     def __init__(self, root: str | Path, band: int = 25, splits: dict[str, Sequence[str]] | None = None,
                  archive_url: str | None = None, archive_sha256: str | None = None) -> None:
         super().__init__(root, splits=splits, archive_url=archive_url, archive_sha256=archive_sha256)
-        if int(band) not in BANDS:
-            raise ValueError(f"CAVE band must be 1..31 (400-700 nm in 10 nm steps), got {band}")
+        if isinstance(band, bool) or not isinstance(band, int) or band not in BANDS:
+            raise ConfigError(f"CAVE band must be 1..31 (400-700 nm in 10 nm steps), got {band}")
         self.band = int(band)
 
     def _scene_dirs(self, scene: str) -> list[Path]:
