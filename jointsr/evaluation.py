@@ -6,8 +6,15 @@ import json
 import math
 import os
 from pathlib import Path
+from typing import Mapping
 
+from jointsr.metrics.protocol import DEPTH_BORDER
+
+#: the paper's metrics, in every document
 METRICS = ("psnr", "ssim", "ssim_plain")
+#: the guided-depth field's RMSE in the dataset's unit, whole image and without the
+#: DEPTH_BORDER frame: in a document only when its data sets ``data.rmse_unit``
+DEPTH_METRICS = ("rmse", "rmse_crop")
 
 
 def mean_metrics(rows: list[dict]) -> dict[str, float]:
@@ -17,12 +24,36 @@ def mean_metrics(rows: list[dict]) -> dict[str, float]:
     return {key: float(sum(row[key] for row in rows) / len(rows)) for key in METRICS}
 
 
-def test_metrics(model: str, data: str, scale: int, rows: list[dict]) -> dict:
-    """The ``test_metrics.json`` document for one run."""
-    per_image = [{"name": str(row["name"]), **{key: float(row[key]) for key in METRICS}}
-                 for row in rows]
-    return {"model": model, "data": data, "scale": int(scale), "per_image": per_image,
-            "mean": mean_metrics(per_image)}
+def test_metrics(model: str, data: str, scale: int, rows: list[dict], rmse_unit: str | None = None,
+                 rmse_scales: Mapping[str, float] | None = None, training: dict | None = None) -> dict:
+    """The ``test_metrics.json`` document for one run.
+
+    ``rows``: per image, ``name`` and the metrics of :func:`~jointsr.metrics.protocol.evaluate_pair`.
+    ``rmse_unit`` (depth sets): the RMSE's unit; ``rmse_scales[name]`` turns an image's
+    [0, 1] RMSE into it. ``training``: the budget the tested weights had (steps, minutes,
+    which checkpoint), recorded beside the numbers.
+    """
+    per_image = []
+    for row in rows:
+        item = {"name": str(row["name"]), **{key: float(row[key]) for key in METRICS}}
+        if rmse_unit is not None:
+            if rmse_scales is None or item["name"] not in rmse_scales:
+                raise ValueError(f"no {rmse_unit} scale for the test image {item['name']!r}")
+            item.update({key: float(row[key]) * rmse_scales[item["name"]] for key in DEPTH_METRICS})
+        per_image.append(item)
+    document = {"model": model, "data": data, "scale": int(scale), "per_image": per_image,
+                "mean": mean_metrics(per_image)}
+    if rmse_unit is not None:
+        document["mean"].update({key: _mean(item[key] for item in per_image) for key in DEPTH_METRICS})
+        document["rmse"] = {"unit": rmse_unit, "border_crop": DEPTH_BORDER}
+    if training is not None:
+        document["training"] = dict(training)
+    return document
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return float(sum(values) / len(values)) if values else math.nan
 
 
 def write_json_atomic(path: str | os.PathLike, document: dict) -> Path:
@@ -51,15 +82,27 @@ def write_csv_atomic(path: str | os.PathLike, rows: list[dict], columns: list[st
 
 
 def format_table(document: dict) -> str:
-    """A plain-text per-image table with the mean as its last row."""
+    """A plain-text per-image table with the mean as its last row (and the depth RMSE in
+    its unit, whole image and cropped, when the document has it)."""
     title = f"{document['model']} on {document['data']} x{document['scale']}"
+    depth = document.get("rmse")
     header = f"{'image':<28} {'PSNR':>8} {'SSIM':>8} {'SSIM-plain':>11}"
+    if depth:
+        header += f" {'RMSE':>8} {'RMSE-crop' + str(depth['border_crop']):>11}"
+        title += f" (RMSE in {depth['unit']}; crop: {depth['border_crop']} pixels per side)"
+    training = document.get("training")
+    if training:
+        minutes = training.get("minutes")
+        title += f"; trained {training.get('steps')} steps" + (f", {minutes:.1f} min" if minutes is not None else "")
     lines = [title, header, "-" * len(header)]
 
     def row(name: str, values: dict) -> str:
         psnr = values["psnr"]
         psnr_text = "inf" if math.isinf(psnr) else f"{psnr:.2f}"
-        return f"{name:<28} {psnr_text:>8} {values['ssim']:>8.4f} {values['ssim_plain']:>11.4f}"
+        text = f"{name:<28} {psnr_text:>8} {values['ssim']:>8.4f} {values['ssim_plain']:>11.4f}"
+        if depth:
+            text += f" {values['rmse']:>8.3f} {values['rmse_crop']:>11.3f}"
+        return text
 
     lines += [row(item["name"], item) for item in document["per_image"]]
     lines.append("-" * len(header))

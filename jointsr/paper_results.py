@@ -20,9 +20,21 @@ PAPER_MODELS = ("srfbn", "djf", "coista", "lmcsc", "proposed")
 #: how the tables title them
 PAPER_TITLES = {"srfbn": "SRFBN", "djf": "DJF", "coista": "CoISTA", "lmcsc": "LMCSC",
                 "proposed": "Proposed"}
-#: our model names (``model.name``) -> the paper's method they reproduce
+#: our model names (``model.name``) -> the paper's method they reproduce. "Proposed" is the
+#: paper's network, ``jointsr_paper`` (free form, k=64, K=7, no skip); ``jointsr``, our fast
+#: CPU recipe (factorised, k=32, K=5, learned skip), reproduces no row of the paper.
 OUR_MODEL_TO_PAPER = {"srfbn": "srfbn", "djf": "djf", "coista": "coista", "lmcsc": "lmcsc",
-                      "jointsr": "proposed", "jointsr_paper": "proposed"}
+                      "jointsr_paper": "proposed"}
+#: how a report titles each of our models (the row a reader sees); others go by their name
+MODEL_TITLES = {"bicubic": "Bicubic", "srfbn": "SRFBN", "srfbn_s": "SRFBN-S", "djf": "DJF",
+                "coista": "CoISTA", "lmcsc": "LMCSC", "jointsr_paper": "Proposed (jointsr_paper)",
+                "jointsr": "JointSR-fast (ours, CPU recipe)"}
+
+
+def model_title(model: str) -> str:
+    """The row title of our ``model`` in a report: the paper's name for the methods it
+    reproduces, "JointSR-fast (ours, CPU recipe)" for the fast recipe."""
+    return MODEL_TITLES.get(model, model)
 
 #: slide row label -> our test image name
 CAVE_NAMES = {

@@ -13,11 +13,16 @@ from omegaconf import DictConfig, open_dict
 
 from jointsr import CONFIG_DIR
 
-DATA_DIR = Path(os.environ.get("JOINTSR_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+# The real data: only where JOINTSR_DATA_DIR says (`make test` sets it), never a machine path.
+_DATA_ENV = os.environ.get("JOINTSR_DATA_DIR")
+DATA_DIR = Path(_DATA_ENV).expanduser() if _DATA_ENV else Path("JOINTSR_DATA_DIR-is-not-set")
 
 
 def require_data(*parts: str) -> Path:
-    """The real dataset folder, or skip the test saying what is missing."""
+    """The real dataset folder (or file) under ``$JOINTSR_DATA_DIR``, or skip the test saying
+    what is missing."""
+    if not _DATA_ENV:
+        pytest.skip("real data: set JOINTSR_DATA_DIR to the data folder (make test sets it)")
     path = DATA_DIR.joinpath(*parts)
     if not path.exists():
         pytest.skip(f"real data not found at {path}: set JOINTSR_DATA_DIR to the shared data folder")

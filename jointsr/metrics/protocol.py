@@ -1,4 +1,5 @@
-"""The paper's evaluation protocol (method.md section 7): PSNR and SSIM as published.
+"""The paper's evaluation protocol (method.md section 7): PSNR and SSIM as published;
+and the guided-depth field's RMSE (method.md section 10).
 
 - PSNR: peak 1 on float images, no border crop.
 - SSIM: Z. Wang's reference ``ssim.m`` on uint8 images ``round(clip(x, 0, 1) * 255)``.
@@ -7,6 +8,10 @@
   ``f = max(1, round(min(H, W) / 256))``; then 11 x 11 Gaussian window (sigma 1.5),
   K1 = 0.01, K2 = 0.03, L = 255, 'valid' filtering, mean of the SSIM map.
   ``ssim_plain`` skips the decimation.
+- RMSE (depth): root mean squared error of the clipped prediction on the whole image
+  (``rmse``) and without a ``DEPTH_BORDER`` = 6-pixel border (``rmse_crop``, the DKN / FDSR
+  / SUFT / SGNet convention), in the units of the [0, 1] target; ``depth_unit_scale`` turns
+  them into the field's published units (0-255 disparity, centimetres).
 
 Inputs: numpy arrays or torch tensors of shape (H, W) or (1, H, W); all arithmetic in
 numpy float64. The Gaussian and box filters are separable and applied as such, which
@@ -20,12 +25,21 @@ import math
 import numpy as np
 import torch
 
-__all__ = ["psnr", "ssim", "ssim_plain", "evaluate_pair", "decimation_factor", "to_uint8_values"]
+__all__ = ["psnr", "ssim", "ssim_plain", "rmse", "evaluate_pair", "decimation_factor", "to_uint8_values",
+           "depth_unit_scale", "DEPTH_BORDER", "DEPTH_UNITS"]
 
 _WINDOW_SIZE = 11
 _SIGMA = 1.5
 _K1, _K2 = 0.01, 0.03
 _L = 255.0
+
+#: pixels cropped on every side for the cropped depth RMSE (method.md section 10)
+DEPTH_BORDER = 6
+#: the depth RMSE units of the field, and what a [0, 1] target is multiplied by for each
+DEPTH_UNITS = {
+    "0-255": "disparity or depth on the 0-255 scale: [0, 1] x 255 (Middlebury, Lu, Sintel)",
+    "cm": "centimetres: [0, 1] x the metres a target of 1 stands for x 100 (NYU v2)",
+}
 
 
 def _as_image(image, name: str) -> np.ndarray:
@@ -150,12 +164,43 @@ def ssim_plain(pred, target) -> float:
     return ssim(pred, target, decimate=False)
 
 
+def rmse(pred, target, border: int = 0) -> float:
+    """Root mean squared error over the image without a ``border``-pixel frame (0: the whole
+    image), in the units of the inputs. No clipping: the caller clips model outputs."""
+    pred_arr, target_arr = _as_pair(pred, target)
+    if isinstance(border, bool) or not isinstance(border, int) or border < 0:
+        raise ValueError(f"border must be an integer >= 0, got {border!r}")
+    height, width = pred_arr.shape
+    if 2 * border >= min(height, width):
+        raise ValueError(f"a {border}-pixel border crop leaves nothing of a {height}x{width} image")
+    if border:
+        pred_arr, target_arr = pred_arr[border:-border, border:-border], target_arr[border:-border, border:-border]
+    return math.sqrt(float(np.mean((pred_arr - target_arr) ** 2)))
+
+
+def depth_unit_scale(unit: str, metres_per_unit: float | None = None) -> float:
+    """The factor from a [0, 1] target to the field's ``unit`` (``DEPTH_UNITS``): 255 for
+    ``0-255``; ``metres_per_unit x 100`` for ``cm`` (the metres a target value of 1 stands for,
+    the dataset's normalisation of that image)."""
+    if unit == "0-255":
+        return 255.0
+    if unit == "cm":
+        if metres_per_unit is None or not metres_per_unit > 0:
+            raise ValueError(f"an RMSE in cm needs the metres a target of 1 stands for, got {metres_per_unit!r}")
+        return 100.0 * float(metres_per_unit)
+    raise ValueError(f"depth RMSE unit must be one of {sorted(DEPTH_UNITS)}, got {unit!r}")
+
+
 def evaluate_pair(pred, target) -> dict[str, float]:
-    """Clip ``pred`` to [0, 1], then PSNR, SSIM (decimated, as published) and plain SSIM."""
+    """Clip ``pred`` to [0, 1], then PSNR, SSIM (decimated, as published), plain SSIM and the
+    RMSE (whole image, and without a ``DEPTH_BORDER`` frame; [0, 1] units)."""
     pred_arr, target_arr = _as_pair(pred, target)
     pred_arr = np.clip(pred_arr, 0.0, 1.0)
+    cropped = DEPTH_BORDER if 2 * DEPTH_BORDER < min(pred_arr.shape) else 0
     return {
         "psnr": psnr(pred_arr, target_arr),
         "ssim": ssim(pred_arr, target_arr),
         "ssim_plain": ssim_plain(pred_arr, target_arr),
+        "rmse": rmse(pred_arr, target_arr),
+        "rmse_crop": rmse(pred_arr, target_arr, cropped) if cropped else math.nan,
     }

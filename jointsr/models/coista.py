@@ -2,28 +2,37 @@
 
 Patch-based (method.md section 5), run on whole images. Every ``p x p`` patch of the
 bicubic-upsampled target ``Y`` and of the guide ``Z`` (on a grid of stride
-``patch_stride``) is vectorised and its mean removed; each branch codes it with ``L``
-untied ISTA layers, the codes are fused and the HR patch is synthesised:
+``patch_stride``) is vectorised and its mean removed; each branch codes it with an
+unthresholded start and ``L`` untied thresholded ISTA layers, the codes are fused and the
+HR patch is synthesised, as the official ``multimodal_upscaling.m`` and ``DeepCoupledISTA.m``:
 
-    b_0 = 0;  b_l = phi(b_{l-1} + P_l (y_p - D_l b_{l-1}))      l = 1..L, per branch
-    a   = phi(Wx a_x + Wy a_y)                                  fusion (a_x: guide code)
+    b_0 = We y_p                                                unthresholded, per branch
+    b_l = phi(b_{l-1} + P_l (y_p - D_l b_{l-1}))                l = 1..L (official: L = 4)
+    a   = phi(Wx a_x + Wy a_y)                                  fusion (a_x: target code)
     x_p = D_H a + mean(y_p)                                     HR patch
 
+Each branch holds ``We``, ``P_1..P_L`` (d -> n), ``D_1..D_L`` (n -> d) and ``L`` per-atom
+threshold vectors; the fusion ``Wx``, ``Wy`` (n x n), one threshold vector and ``D_H``
+(n -> d), as the official weight files ``weight_x``, ``weight_y``, ``weight_z``.
+
 Overlapping HR patches are averaged (sum of the patches divided by the overlap count).
-The patch operators act on each patch alone, so the grid stride is free: by default it is
-``p // 2`` (every pixel in 4 patches; the cost per pixel is then the same at every scale,
-and there are 16x fewer patches than with stride 1 at x4), and evaluation may
-use a denser grid (``eval_patch_stride``) to average more patches.
+The official test uses every overlapping patch (stride 1, ``overlap = [7 7]`` for 8 x 8
+patches); that is the default in evaluation (``eval_patch_stride``). Training may use a
+coarser grid (``patch_stride``, default ``p // 2``): the patch operators act on each patch
+alone, so the grid stride changes how many patches are averaged, not the network.
 All patch operators are matrices acting on every patch at once: the patches are
-extracted with ``unfold`` (the analysis ``P_1`` is then a ``p x p`` convolution of stride
-``patch_stride``) and put back with ``fold`` (the transposed convolution of ``D_H``).
-``D_1`` multiplies ``b_0 = 0`` and is omitted. Thresholds are per atom, non-negative.
+extracted with ``unfold`` (the analysis is then a ``p x p`` convolution of stride
+``patch_stride``) and put back with ``fold`` (the transposed convolution of ``D_H``),
+band by band of patch rows so that a stride-1 pass over a large image stays within a
+bounded memory (about ``_BAND_ELEMENTS`` code entries at a time).
+Thresholds are per atom, non-negative.
 
 Initialisation (``init="ista"``): one random unit-norm dictionary ``D`` (``p^2 C x n``)
-per branch, ``D_l = D``, ``P_l = D^T / L``, thresholds ``threshold_init / L`` (each branch
-starts as ISTA); ``Wy = I``, ``Wx = 0``, ``D_H = D_y``: the network starts as a sparse
-approximation of the bicubic target and learns the guide coupling (``Wx`` receives a
-gradient from the first step). ``init="random"``: PyTorch's default weights.
+per branch, ``D_l = D``, ``P_l = We = D^T / L``, thresholds ``threshold_init / L`` (each
+branch starts as ISTA from the gradient step ``D^T y / L``); ``Wy = I``, ``Wx = 0``,
+``D_H = D_y``: the network starts as a sparse approximation of the bicubic target and
+learns the guide coupling (``Wx`` receives a gradient from the first step).
+``init="random"``: PyTorch's default weights.
 
 The image is padded (replicate) at the bottom and right so that the patch grid covers it;
 the padding is cropped from the output.
@@ -39,6 +48,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from jointsr.data.imresize import imresize
+from jointsr.errors import ConfigError, check_choice, check_int
 from jointsr.models.blocks import Threshold, check_guided_inputs, normalise_atoms_
 from jointsr.models.ops import soft_threshold
 
@@ -48,37 +58,45 @@ Init = Literal["ista", "random"]
 # p = s + 4; 16 at x16 (not s + 4 = 20) so that the default 256 atoms stay a complete
 # dictionary of the p^2 = 256-dimensional patches.
 DEFAULT_PATCH_SIZE: dict[int, int] = {2: 6, 4: 8, 8: 12, 16: 16}
+#: code entries (batch x atoms x patches) computed at once: about 64 MB of float32 per tensor
+_BAND_ELEMENTS = 1 << 24
 
 
 class PatchISTA(nn.Module):
-    """``L`` untied ISTA layers on patch vectors laid out as channels of a patch grid.
+    """An unthresholded start and ``L`` untied ISTA layers on patch vectors laid out as
+    channels of a patch grid (one branch of the official ``multimodal_upscaling.m``):
 
-    ``b_0 = 0;  b_l = phi(b_{l-1} + P_l (y - D_l b_{l-1}))``, with ``y`` (B, d, n_h, n_w)
-    and codes (B, n, n_h, n_w); ``P_l``: d -> n and ``D_l``: n -> d are 1x1 convolutions.
+    ``b_0 = We y;  b_l = phi(b_{l-1} + P_l (y - D_l b_{l-1}))``,  l = 1..L,
+
+    with ``y`` (B, d, n_h, n_w) and codes (B, n, n_h, n_w); ``We``, ``P_l``: d -> n and
+    ``D_l``: n -> d are 1x1 convolutions, one per-atom threshold vector per layer.
     """
 
     def __init__(self, patch_dim: int, atoms: int, layers: int, threshold_init: float) -> None:
         super().__init__()
         if layers < 1:
             raise ValueError(f"ISTA layers must be >= 1, got {layers}")
+        self.encoder = nn.Conv2d(patch_dim, atoms, 1, bias=False)  # We
         self.analysis = nn.ModuleList(nn.Conv2d(patch_dim, atoms, 1, bias=False)
-                                      for _ in range(layers))
+                                      for _ in range(layers))  # P_1 .. P_L
         self.synthesis = nn.ModuleList(nn.Conv2d(atoms, patch_dim, 1, bias=False)
-                                       for _ in range(layers - 1))  # D_2 .. D_L
+                                       for _ in range(layers))  # D_1 .. D_L
         self.thresholds = nn.ModuleList(Threshold(atoms, threshold_init) for _ in range(layers))
 
     def forward(self, patches: torch.Tensor) -> torch.Tensor:
-        code = soft_threshold(self.analysis[0](patches), self.thresholds[0]())
-        for P, D, threshold in zip(self.analysis[1:], self.synthesis, self.thresholds[1:]):
+        code = self.encoder(patches)  # b_0, not thresholded
+        for P, D, threshold in zip(self.analysis, self.synthesis, self.thresholds):
             code = soft_threshold(code + P(patches - D(code)), threshold())
         return code
 
     @torch.no_grad()
     def reset_ista(self, dictionary: torch.Tensor, threshold_init: float) -> float:
-        """``D_l = dictionary`` (d x n), ``P_l = D^T / L``, thresholds ``lambda / L``; returns L."""
+        """``D_l = dictionary`` (d x n), ``P_l = We = D^T / L``, thresholds ``lambda / L``; returns L."""
         lipschitz = float(torch.linalg.svdvals(dictionary)[0] ** 2)
+        analysis = (dictionary.T / lipschitz)[..., None, None]
+        self.encoder.weight.copy_(analysis)
         for P in self.analysis:
-            P.weight.copy_((dictionary.T / lipschitz)[..., None, None])
+            P.weight.copy_(analysis)
         for D in self.synthesis:
             D.weight.copy_(dictionary[..., None, None])
         for threshold in self.thresholds:
@@ -95,7 +113,8 @@ class CoISTA(nn.Module):
         patch_size: ``p``; ``None`` = the default for the scale (``DEFAULT_PATCH_SIZE``).
         patch_stride: step of the patch grid in training; ``None`` = ``p // 2``;
             1 = every overlapping patch (the most averaging, slowest), ``p`` = no overlap.
-        eval_patch_stride: step of the patch grid in eval mode; ``None`` = ``patch_stride``.
+        eval_patch_stride: step of the patch grid in eval mode: 1 (default) = every
+            overlapping patch, as the official test; ``None`` = ``patch_stride``.
         atoms: ``n``, dictionary atoms (code length) of each branch and of ``D_H``.
         layers: ``L``, untied ISTA layers per branch.
         init: ``ista`` or ``random`` (see the module docstring).
@@ -109,7 +128,7 @@ class CoISTA(nn.Module):
         guide_channels: int = 1,
         patch_size: int | None = None,
         patch_stride: int | None = None,
-        eval_patch_stride: int | None = None,
+        eval_patch_stride: int | None = 1,
         atoms: int = 256,
         layers: int = 4,
         init: Init = "ista",
@@ -117,19 +136,27 @@ class CoISTA(nn.Module):
         seed: int = 0,
     ) -> None:
         super().__init__()
+        scale = check_int("model.net.scale", scale, 1)
+        check_choice("model.net.guide_channels", guide_channels, (1, 3))
         if patch_size is None:
             if scale not in DEFAULT_PATCH_SIZE:
-                raise ValueError(f"no default patch size for scale x{scale} (defaults: "
-                                 f"{DEFAULT_PATCH_SIZE}); set patch_size")
+                raise ConfigError(f"model.net.patch_size=null: no default patch size for scale x{scale} "
+                                  f"(defaults: {DEFAULT_PATCH_SIZE}); set model.net.patch_size")
             patch_size = DEFAULT_PATCH_SIZE[scale]
+        patch_size = check_int("model.net.patch_size", patch_size, 1)
         patch_stride = max(1, patch_size // 2) if patch_stride is None else patch_stride
         eval_patch_stride = patch_stride if eval_patch_stride is None else eval_patch_stride
         strides = {"patch_stride": patch_stride, "eval_patch_stride": eval_patch_stride}
         for name, stride in strides.items():
-            if not 1 <= stride <= patch_size:
-                raise ValueError(f"{name} must be in [1, patch_size={patch_size}], got {stride}")
-        if init not in ("ista", "random"):
-            raise ValueError(f"init must be 'ista' or 'random', got {init!r}")
+            check_int(f"model.net.{name}", stride, 1)
+            if stride > patch_size:
+                raise ConfigError(f"model.net.{name}={stride} is out of range: it must be in [1, "
+                                  f"patch_size={patch_size}]")
+        atoms, layers = check_int("model.net.atoms", atoms, 1), check_int("model.net.layers", layers, 1)
+        check_choice("model.net.init", init, ("ista", "random"))
+        if isinstance(threshold_init, bool) or not isinstance(threshold_init, (int, float)) or \
+                not 0 <= threshold_init < math.inf:
+            raise ConfigError(f"model.net.threshold_init={threshold_init!r} must be a number >= 0")
         self.scale, self.guide_channels = scale, guide_channels
         self.patch_size, self.atoms = patch_size, atoms
         self.patch_stride, self.eval_patch_stride = patch_stride, eval_patch_stride
@@ -138,8 +165,9 @@ class CoISTA(nn.Module):
 
         self.target_branch = PatchISTA(target_dim, atoms, layers, threshold_init)
         self.guide_branch = PatchISTA(guide_dim, atoms, layers, threshold_init)
-        self.fuse_target = nn.Conv2d(atoms, atoms, 1, bias=False)  # Wy
-        self.fuse_guide = nn.Conv2d(atoms, atoms, 1, bias=False)   # Wx
+        # the official weight_z.Wx multiplies the target's code, weight_z.Wy the guide's
+        self.fuse_target = nn.Conv2d(atoms, atoms, 1, bias=False)  # Wx
+        self.fuse_guide = nn.Conv2d(atoms, atoms, 1, bias=False)   # Wy
         self.fuse_threshold = Threshold(atoms, threshold_init)
         self.hr_dictionary = nn.Conv2d(atoms, target_dim, 1, bias=False)  # D_H
 
@@ -186,6 +214,18 @@ class CoISTA(nn.Module):
         mean = patches.mean(dim=1, keepdim=True)
         return patches - mean, mean
 
+    def hr_patches(self, upsampled: torch.Tensor, hr_guide: torch.Tensor) -> torch.Tensor:
+        """The HR patches (B, p^2, n_h, n_w) of the patch grid of two aligned images (their
+        sizes covered by the grid): both branches, the fusion and ``D_H``, the target's
+        patch means added back."""
+        target_patches, target_mean = self._patches(upsampled)  # (B, p^2, n_h, n_w)
+        guide_patches, _ = self._patches(hr_guide)              # (B, C p^2, n_h, n_w)
+        code_target = self.target_branch(target_patches)        # (B, n, n_h, n_w)
+        code_guide = self.guide_branch(guide_patches)
+        code = soft_threshold(self.fuse_target(code_target) + self.fuse_guide(code_guide),
+                              self.fuse_threshold())
+        return self.hr_dictionary(code) + target_mean
+
     # ------------------------------------------------------------------ forward
     def forward(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> torch.Tensor:
         """``(B,1,h,w), (B,C,sh,sw) -> (B,1,sh,sw)``."""
@@ -197,16 +237,23 @@ class CoISTA(nn.Module):
             upsampled = F.pad(upsampled, pad, mode="replicate")
             hr_guide = F.pad(hr_guide, pad, mode="replicate")
 
-        target_patches, target_mean = self._patches(upsampled)  # (B, p^2, n_h, n_w)
-        guide_patches, _ = self._patches(hr_guide)              # (B, C p^2, n_h, n_w)
-        code_y = self.target_branch(target_patches)             # (B, n, n_h, n_w)
-        code_x = self.guide_branch(guide_patches)
-        code = soft_threshold(self.fuse_guide(code_x) + self.fuse_target(code_y),
-                              self.fuse_threshold())
-        hr_patches = self.hr_dictionary(code) + target_mean     # (B, p^2, n_h, n_w)
-
-        size, p, stride = upsampled.shape[-2:], self.patch_size, self.stride
-        total = F.fold(hr_patches.flatten(2), size, p, stride=stride)  # (B, 1, H', W')
-        ones = torch.ones_like(hr_patches[:1, :, :, :]).flatten(2)
-        count = F.fold(ones, size, p, stride=stride)
+        # Band by band of patch rows: band i holds patch rows [r0, r1), image rows
+        # [r0 stride, (r1 - 1) stride + p); its patches are folded back and summed into the image.
+        p, stride = self.patch_size, self.stride
+        padded_height, padded_width = upsampled.shape[-2:]
+        rows = (padded_height - p) // stride + 1
+        columns = (padded_width - p) // stride + 1
+        band = max(1, _BAND_ELEMENTS // (upsampled.shape[0] * self.atoms * columns))
+        total = upsampled.new_zeros(upsampled.shape)
+        count = upsampled.new_zeros((1, 1, padded_height, padded_width))
+        for r0 in range(0, rows, band):
+            r1 = min(rows, r0 + band)
+            top, bottom = r0 * stride, (r1 - 1) * stride + p
+            patches = self.hr_patches(upsampled[..., top:bottom, :], hr_guide[..., top:bottom, :])
+            size = (bottom - top, padded_width)
+            folded = F.fold(patches.flatten(2), size, p, stride=stride)  # (B, 1, bottom - top, W')
+            total = total.index_add(2, torch.arange(top, bottom, device=total.device), folded)
+            ones = torch.ones_like(patches[:1]).flatten(2)
+            count[..., top:bottom, :] += F.fold(ones, size, p, stride=stride)
         return (total / count)[..., :height, :width]
+

@@ -62,6 +62,17 @@ def budget_timer(trainer: L.Trainer):
     return next((c for c in trainer.callbacks if isinstance(c, Timer) and c._duration), None)
 
 
+def training_minutes(trainer: L.Trainer) -> float | None:
+    """Minutes of training behind the current weights: the ``trainer.max_time`` clock (which
+    counts on across a resumed run) when there is one, else the :class:`StepTimer`'s clock
+    of this fit; None when neither ran."""
+    timer = budget_timer(trainer)
+    if timer is not None:
+        return timer.time_elapsed("train") / 60.0
+    step_timer = next((c for c in trainer.callbacks if isinstance(c, StepTimer) and c.clock.running), None)
+    return step_timer.clock.minutes() if step_timer is not None else None
+
+
 class TimedCheckpoints(L.Callback):
     """Saves the weights every ``every_minutes`` of fit time, for test PSNR against minutes.
 

@@ -3,6 +3,8 @@ and whether the guide reaches the output."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -110,18 +112,94 @@ def test_lmcsc_parameter_count():
     assert count(LMCSC(8)) == 66_560  # independent of the scale
 
 
-@pytest.mark.parametrize("scale, expected", [(2, 271_616), (4, 379_136), (8, 686_336),
-                                             (16, 1_116_416)])
-def test_coista_parameter_count(scale, expected):
-    # n = 256 atoms, d = p^2 patch dimension, L = 4 layers, per-atom thresholds, bias-free:
-    #   per branch  L P_l (n x d) + (L - 1) D_l (d x n) + L n thresholds = 7 n d + 4 n
-    #   fusion      Wx, Wy (n x n) + n thresholds
-    #   D_H         d x n
-    # total 15 n d + 2 n^2 + 9 n; x4 (p = 8, d = 64): 245,760 + 131,072 + 2,304 = 379,136
-    p = {2: 6, 4: 8, 8: 12, 16: 16}[scale]
-    n, d = 256, p * p
-    assert expected == 15 * n * d + 2 * n * n + 9 * n
-    assert count(CoISTA(scale)) == expected
+def official_coista_weights(patch_size: int, atoms: int = 256, guide_channels: int = 1) -> dict:
+    """The weight arrays of the official CoISTA (cindydeng1991/Deep-Coupled-ISTA-Network,
+    ``4X_depth/DeepCoupledISTA.m`` and ``utils/multimodal_upscaling.m``) and their shapes, as
+    its graph uses them on a patch matrix Y (d x patches):
+
+    - ``weight_x`` (the bicubic target's branch), ``weight_y`` (the guide's): ``b0 = We * Y``;
+      ``b = wthresh(b + Pl * (Y - Dl * b), 's', laml)`` for l = 1..4, so ``We``, ``P1..P4``
+      are n x d, ``D1..D4`` d x n and ``lam1..lam4`` one threshold per atom (n x 1);
+    - ``weight_z``: ``Alphaz = Wx * Alphax + Wy * Alphay`` (n x n each), thresholded by
+      ``lam_r`` (n x 1), then ``X = DH * Alphaz`` (d x n).
+    """
+    n, d = atoms, patch_size ** 2
+
+    def branch(dim: int) -> dict:
+        shapes = {"We": (n, dim)}
+        for layer in range(1, 5):
+            shapes.update({f"P{layer}": (n, dim), f"D{layer}": (dim, n), f"lam{layer}": (n, 1)})
+        return shapes
+
+    return {"weight_x": branch(d), "weight_y": branch(guide_channels * d),
+            "weight_z": {"Wx": (n, n), "Wy": (n, n), "lam_r": (n, 1), "DH": (d, n)}}
+
+
+def ours_to_official(model: CoISTA) -> dict:
+    """Each of our parameters -> (official weight file, array name)."""
+    mapping = {}
+    for ours, official in (("target_branch", "weight_x"), ("guide_branch", "weight_y")):
+        mapping[f"{ours}.encoder.weight"] = (official, "We")
+        for layer in range(4):
+            mapping[f"{ours}.analysis.{layer}.weight"] = (official, f"P{layer + 1}")
+            mapping[f"{ours}.synthesis.{layer}.weight"] = (official, f"D{layer + 1}")
+            mapping[f"{ours}.thresholds.{layer}.raw"] = (official, f"lam{layer + 1}")
+    mapping.update({"fuse_target.weight": ("weight_z", "Wx"), "fuse_guide.weight": ("weight_z", "Wy"),
+                    "fuse_threshold.raw": ("weight_z", "lam_r"), "hr_dictionary.weight": ("weight_z", "DH")})
+    return mapping
+
+
+@pytest.mark.parametrize("scale, guide_channels", [(2, 1), (4, 1), (4, 3), (8, 1), (16, 1)])
+def test_coista_has_the_official_graphs_weights(scale, guide_channels):
+    """Every weight of the official graph, of its shape, and nothing else; the count is the
+    sum over the official arrays (x4, one-channel guide: 444,672)."""
+    model = CoISTA(scale, guide_channels=guide_channels)
+    official = official_coista_weights(model.patch_size, guide_channels=guide_channels)
+    expected = sum(math.prod(shape) for weights in official.values() for shape in weights.values())
+    assert count(model) == expected
+    if (scale, guide_channels) == (4, 1):
+        assert expected == 444_672
+    mapping = ours_to_official(model)
+    parameters = dict(model.named_parameters())
+    assert set(parameters) == set(mapping)
+    assert sorted(mapping.values()) == sorted((file, name) for file, weights in official.items() for name in weights)
+    for name, (file, array) in mapping.items():
+        shape = official[file][array]
+        squeezed = tuple(size for size in parameters[name].shape if size != 1) or (1,)
+        assert squeezed == tuple(size for size in shape if size != 1), (name, array)
+
+
+def test_coista_starts_with_an_unthresholded_code_then_four_thresholded_layers():
+    """With the layers' updates off (P = D = 0) and their thresholds ~0 the code is exactly
+    We y: the start is the encoder's response, no shrinkage of its own (the official b0)."""
+    branch = CoISTA(4, atoms=24).target_branch
+    patches = torch.randn(2, 64, 3, 5, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        for layer in [*branch.analysis, *branch.synthesis]:
+            layer.weight.zero_()
+        for threshold in branch.thresholds:
+            threshold.reset(1e-6)
+        torch.testing.assert_close(branch(patches), branch.encoder(patches), atol=1e-5, rtol=0)
+    assert len(branch.analysis) == len(branch.synthesis) == len(branch.thresholds) == 4
+
+
+def test_coista_tests_every_overlapping_patch_by_default():
+    model = CoISTA(4)
+    assert model.eval().stride == 1 and model.train().stride == 4
+
+
+def test_coista_banded_stride_one_pass_equals_one_pass(monkeypatch):
+    """The band-by-band evaluation (bounded memory) is the plain unfold / fold of all patches."""
+    import jointsr.models.coista as coista
+
+    model = CoISTA(4, atoms=24, eval_patch_stride=1).eval()
+    make_guide_effective("coista", model)
+    lr_target, hr_guide = inputs(4, h=9, w=7)
+    with torch.no_grad():
+        whole = model(lr_target, hr_guide)
+        monkeypatch.setattr(coista, "_BAND_ELEMENTS", 1)  # one patch row per band
+        banded = model(lr_target, hr_guide)
+    torch.testing.assert_close(banded, whole, atol=1e-6, rtol=1e-6)
 
 
 # ------------------------------------------------------------------ gradients and guide use

@@ -16,10 +16,15 @@ sintel         ``NN.bmp``                                8-bit depth, /255
 The guide is the RGB image (8-bit, /255); the DataModule turns it into luminance Y.
 
 Protocol (``conf/data/depth_*.yaml``): train on middlebury30, test on one of
-middlebury2005, lu6, nyuv2 (sample) or sintel. Six of the 30 Middlebury pairs are the
-2005 test scenes at a third of the resolution (checked by image correlation, 0.79-0.94
-against < 0.34 for any other pair): they are left out of middlebury30's training split,
-so no test scene is seen in training.
+middlebury2005, lu6, nyuv2 (sample) or sintel. Besides PSNR/SSIM the tests report the
+field's RMSE (``data.rmse_unit``, method.md section 10): on the 0-255 scale for the 8-bit
+sets, in centimetres for NYU (``metres_per_unit``: the [0, 1] target times ``max_depth``;
+the field min-max normalises NYU per image instead, which gives bicubic the same RMSE in cm,
+bicubic interpolation being affine-equivariant, up to the clipping of its overshoot).
+
+Six of the 30 Middlebury pairs are the 2005 test scenes at a third of the resolution
+(checked by image correlation, 0.79-0.94 against < 0.34 for any other pair): they are left
+out of middlebury30's training split, so no test scene is seen in training.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import numpy as np
 
 from jointsr.data.datasets.base import GuidedSRDataset
 from jointsr.data.io import read_array
+from jointsr.errors import ConfigError, InputError
 
 MIDDLEBURY_PAGE = "https://vision.middlebury.edu/stereo/data/"
 
@@ -99,10 +105,10 @@ class NYUv2(GuidedSRDataset):
     def __init__(self, root: str | Path, max_depth: float = 10.0, subset: str = "sample",
                  splits: dict[str, Sequence[str]] | None = None, **kwargs) -> None:
         if subset not in self.SUBSETS:
-            raise ValueError(f"NYUv2 subset must be one of {sorted(self.SUBSETS)}, got {subset!r}")
+            raise ConfigError(f"NYUv2 subset must be one of {sorted(self.SUBSETS)}, got {subset!r}")
         super().__init__(root, splits=splits or {"test": self.SUBSETS[subset]}, **kwargs)
         if not max_depth > 0:
-            raise ValueError(f"NYUv2 max_depth must be positive (metres), got {max_depth}")
+            raise ConfigError(f"NYUv2 max_depth must be positive (metres), got {max_depth}")
         self.max_depth = float(max_depth)
 
     def files(self, name: str) -> tuple[Path, Path]:
@@ -117,6 +123,11 @@ class NYUv2(GuidedSRDataset):
     def identity(self) -> dict[str, Any]:
         return {**super().identity(), "max_depth": self.max_depth}
 
+    def metres_per_unit(self, name: str) -> float:
+        """``max_depth`` for every image: the target is metres / max_depth (not min-max
+        normalised per image), so the RMSE in cm is the [0, 1] RMSE x max_depth x 100."""
+        return self.max_depth
+
     def read_target(self, path: Path) -> np.ndarray:
         raw = read_array(path)
         if raw.dtype == np.uint16:  # 16-bit PNG in millimetres
@@ -124,10 +135,12 @@ class NYUv2(GuidedSRDataset):
         elif np.issubdtype(raw.dtype, np.floating):  # float metres (.npy)
             metres = raw.astype(np.float32)
         else:
-            raise ValueError(f"{path}: NYU depth must be float metres (.npy) or 16-bit millimetres "
+            raise InputError(f"{path}: NYU depth must be float metres (.npy) or 16-bit millimetres "
                              f"(.png), got dtype {raw.dtype}")
         if metres.ndim != 2:
-            raise ValueError(f"{path}: NYU depth must be (H, W), got {metres.shape}")
+            raise InputError(f"{path}: NYU depth must be (H, W), got {metres.shape}")
+        if not np.isfinite(metres).all():
+            raise InputError(f"{path}: NYU depth holds NaN or infinite values; fill the holes first")
         return np.clip(metres / self.max_depth, 0.0, 1.0)
 
 
