@@ -4,6 +4,8 @@ non-negative, a non-finite loss stops training with a clear error."""
 from __future__ import annotations
 
 import csv
+import math
+import sys
 from pathlib import Path
 
 import pytest
@@ -102,16 +104,43 @@ def test_a_time_budget_drives_the_decay_and_the_nearer_end_wins():
     assert _factors(2, total_steps=1000, time_progress=lambda: clock["spent"])[1] == pytest.approx(0.01)
 
 
-def test_a_time_bounded_fit_decays_the_rate_on_the_clock(tmp_path):
-    """max_time without max_steps: the schedule follows Lightning's Timer, not max_epochs x batches."""
+class _FakeClock:
+    """``time.monotonic`` for Lightning's Timer: one second per training batch (advanced by
+    :class:`_TickPerBatch`), so the budget is spent in exactly the same steps on any machine."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_a_time_bounded_fit_decays_the_rate_on_the_clock(tmp_path, monkeypatch):
+    """max_time without max_steps: the schedule follows Lightning's Timer, not max_epochs x
+    batches. An injected clock (1 s per batch, 8 s budget) makes it independent of speed."""
+    import lightning as L
+    import lightning.pytorch.callbacks.timer as timer_module
+
     require_data("cave")
+    clock = _FakeClock()
+    monkeypatch.setattr(timer_module, "time", clock)
+
+    class _TickPerBatch(L.Callback):
+        def on_train_batch_end(self, *args, **kwargs) -> None:
+            clock.now += 1.0
+
     cfg = compose_config("train", ["debug=fast", "logger=csv", "data=cave", "test=false", "trainer.max_steps=-1",
-                                   "trainer.max_epochs=1000", "trainer.max_time=00:00:00:06",
-                                   "model.scheduler.warmup_steps=1", "trainer.val_check_interval=1000"],
-                         tmp_path)
+                                   "trainer.max_epochs=1000", "trainer.max_time=00:00:00:08",
+                                   "model.scheduler.warmup_steps=1", "trainer.val_check_interval=1000",
+                                   "trainer.log_every_n_steps=1",
+                                   "+callbacks.tick._target_=test_recipe._TickPerBatch"], tmp_path)
+    monkeypatch.setattr(sys.modules[__name__], "_TickPerBatch", _TickPerBatch, raising=False)
     train(cfg)
     with open(tmp_path / "csv" / "metrics.csv") as stream:
         rates = [float(r["lr-Adam"]) for r in csv.DictReader(stream) if r.get("lr-Adam")]
     peak = cfg.model.optimizer.lr
-    assert len(rates) >= 4 and rates[1] == pytest.approx(peak, rel=0.2)
-    assert rates[-1] < 0.3 * peak, f"the rate must decay toward the end of the 6 s budget: {rates}"
+    assert len(rates) == 8, rates  # 8 one-second batches in the 8 s budget
+    # after the 1-step warm-up, a cosine over the clock: the rate logged at step n >= 1 is the
+    # schedule at (n - 1)/8 of the budget (the clock ticks at the end of each batch)
+    expected = [0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * n / 8)) for n in range(0, 7)]
+    assert rates[1:] == pytest.approx([peak * f for f in expected], rel=0.05), rates
