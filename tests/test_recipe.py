@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import csv
 import math
-import sys
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 from torch import nn
@@ -105,36 +105,33 @@ def test_a_time_budget_drives_the_decay_and_the_nearer_end_wins():
 
 
 class _FakeClock:
-    """``time.monotonic`` for Lightning's Timer: one second per training batch (advanced by
-    :class:`_TickPerBatch`), so the budget is spent in exactly the same steps on any machine."""
+    """``time.monotonic`` for Lightning's Timer, advanced one second per training batch by
+    :class:`TickPerBatch`, so a time budget is spent in the same steps on any machine."""
 
-    def __init__(self) -> None:
-        self.now = 1000.0
+    now = 1000.0
 
-    def monotonic(self) -> float:
-        return self.now
+    @classmethod
+    def monotonic(cls) -> float:
+        return cls.now
+
+
+class TickPerBatch(L.Callback):
+    def on_train_batch_end(self, *args, **kwargs) -> None:
+        _FakeClock.now += 1.0
 
 
 def test_a_time_bounded_fit_decays_the_rate_on_the_clock(tmp_path, monkeypatch):
     """max_time without max_steps: the schedule follows Lightning's Timer, not max_epochs x
     batches. An injected clock (1 s per batch, 8 s budget) makes it independent of speed."""
-    import lightning as L
     import lightning.pytorch.callbacks.timer as timer_module
 
     require_data("cave")
-    clock = _FakeClock()
-    monkeypatch.setattr(timer_module, "time", clock)
-
-    class _TickPerBatch(L.Callback):
-        def on_train_batch_end(self, *args, **kwargs) -> None:
-            clock.now += 1.0
-
+    monkeypatch.setattr(timer_module, "time", _FakeClock)
     cfg = compose_config("train", ["debug=fast", "logger=csv", "data=cave", "test=false", "trainer.max_steps=-1",
                                    "trainer.max_epochs=1000", "trainer.max_time=00:00:00:08",
                                    "model.scheduler.warmup_steps=1", "trainer.val_check_interval=1000",
                                    "trainer.log_every_n_steps=1",
-                                   "+callbacks.tick._target_=test_recipe._TickPerBatch"], tmp_path)
-    monkeypatch.setattr(sys.modules[__name__], "_TickPerBatch", _TickPerBatch, raising=False)
+                                   "+callbacks.tick._target_=test_recipe.TickPerBatch"], tmp_path)
     train(cfg)
     with open(tmp_path / "csv" / "metrics.csv") as stream:
         rates = [float(r["lr-Adam"]) for r in csv.DictReader(stream) if r.get("lr-Adam")]

@@ -15,4 +15,4 @@ COMMON=(experiment=ablation_depth logger=csv trainer.max_time=null trainer.max_s
         trainer.val_check_interval=125 seed=1,2,3 hydra.sweep.dir="$SWEEP")
 $BIN/jointsr-train -m "${COMMON[@]}" model.net.T=2,1,3 model.net.R=3
 $BIN/jointsr-train -m "${COMMON[@]}" model.net.T=2 model.net.R=1,2,4
-$BIN/jointsr-report "$SWEEP" --out experiments/ablation_depth/report --reference model.net.T=2,model.net.R=3
+$BIN/jointsr-report "$SWEEP" --out experiments/ablation_depth/report --reference model.net.T=2,model.net.R=3 --max-grids 2

@@ -8,7 +8,7 @@ fidelity, in the free ``S a`` or the factorised ``a - E(D a)`` form), a
 
 from __future__ import annotations
 
-from typing import Callable, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -207,39 +207,6 @@ def normalise_atoms_(weight: torch.Tensor, atom_dim: int) -> torch.Tensor:
     dims = [d for d in range(weight.dim()) if d != atom_dim]
     weight.div_(weight.square().sum(dim=dims, keepdim=True).sqrt().clamp_min(1e-12))
     return weight
-
-
-@torch.no_grad()
-def dictionary_norm_sq(weight: torch.Tensor, grid: int = 64) -> float:
-    """Squared operator norm ``L`` of the stride-1 convolutional dictionary ``weight`` (c, k, K, K).
-
-    The peak over frequencies of the largest eigenvalue of ``D(w) D(w)^H`` (c x c), sampled
-    on a ``grid x grid`` DFT: the norm of the convolution on large images, in milliseconds
-    (power iteration on float64 convolutions takes seconds).
-    """
-    spectrum = torch.fft.fft2(weight.to(torch.float64), s=(grid, grid))  # (c, k, g, g)
-    gram = torch.einsum("ckxy,dkxy->xycd", spectrum, spectrum.conj())     # (g, g, c, c)
-    return float(torch.linalg.eigvalsh(gram).max())
-
-
-@torch.no_grad()
-def operator_norm_sq(
-    forward: Callable[[torch.Tensor], torch.Tensor],
-    adjoint: Callable[[torch.Tensor], torch.Tensor],
-    shape: tuple[int, ...],
-    iterations: int = 30,
-    seed: int = 0,
-) -> float:
-    """Largest eigenvalue of ``A^T A`` (the Lipschitz constant ``L``) by power iteration."""
-    generator = torch.Generator().manual_seed(seed)
-    vector = torch.randn(shape, generator=generator)
-    eigenvalue = 0.0
-    for _ in range(iterations):
-        vector = vector / vector.norm()
-        image = adjoint(forward(vector))
-        eigenvalue = float((vector * image).sum())
-        vector = image
-    return eigenvalue
 
 
 @torch.no_grad()

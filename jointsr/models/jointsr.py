@@ -57,18 +57,21 @@ class DualStateStep(nn.Module):
     def update_target(self, h: torch.Tensor, g: torch.Tensor, drive: torch.Tensor,
                       calibrate: float | None = None) -> torch.Tensor:
         """``h' = xi(update_h(h) + Bh y; g)``; ``calibrate`` sets ``mu_h`` from this step first."""
-        value = self.target_update(h) + drive
-        if calibrate is not None:
-            self.target_mu.calibrate_(value, calibrate, side=g)
-        return lesita(value, g, self.target_mu())
+        return _coupled_step(self.target_update, self.target_mu, h, g, drive, calibrate)
 
     def update_guide(self, g: torch.Tensor, h: torch.Tensor, drive: torch.Tensor,
                      calibrate: float | None = None) -> torch.Tensor:
         """``g' = xi(update_g(g) + Bg z; h')``; ``calibrate`` sets ``mu_g`` from this step first."""
-        value = self.guide_update(g) + drive
-        if calibrate is not None:
-            self.guide_mu.calibrate_(value, calibrate, side=h)
-        return lesita(value, h, self.guide_mu())
+        return _coupled_step(self.guide_update, self.guide_mu, g, h, drive, calibrate)
+
+
+def _coupled_step(update: CodeUpdate, mu: Threshold, code: torch.Tensor, side: torch.Tensor,
+                  drive: torch.Tensor, calibrate: float | None) -> torch.Tensor:
+    """One LeSITA-coupled ISTA step ``xi(update(code) + drive; side)`` of either state."""
+    value = update(code) + drive
+    if calibrate is not None:
+        mu.calibrate_(value, calibrate, side=side)
+    return lesita(value, side, mu())
 
 
 class JointSR(nn.Module):

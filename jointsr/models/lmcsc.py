@@ -45,7 +45,7 @@ from jointsr.models.blocks import (
     Threshold,
     check_guided_inputs,
     conv,
-    dictionary_norm_sq,
+    ConvOperator,
     normalise_atoms_,
 )
 
@@ -150,7 +150,7 @@ class LMCSC(nn.Module):
 
         # The guide dictionary repeats the atoms on each guide channel.
         guide_dict = atoms.expand(self.guide_channels, k, K, K) / self.guide_channels ** 0.5
-        lip_z, lip_y = dictionary_norm_sq(guide_dict), dictionary_norm_sq(atoms)
+        lip_z, lip_y = ConvOperator(guide_dict).norm_sq(), ConvOperator(atoms).norm_sq()
         guide_analysis = guide_dict.transpose(0, 1).flip(-1, -2) / lip_z  # (k, C, K, K)
         target_analysis = atoms.transpose(0, 1).flip(-1, -2) / lip_y      # (k, 1, K, K)
 
