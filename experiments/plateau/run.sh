@@ -12,9 +12,9 @@ cd "$(dirname "$0")/../.."
 LOGDIR=${1:-logs/issue11}
 BIN=${BIN:-.venv/bin}
 $BIN/jointsr-train -m data=cave scale=x4 logger=csv trainer.max_steps=600 trainer.val_check_interval=100 \
-  model.net.T=2,3 model.net.R=3 seed=1,2,3,4,5 hydra.sweep.dir="$LOGDIR/plateau_600"
-$BIN/jointsr-report "$LOGDIR/plateau_600" --out experiments/plateau/report_600 \
+  model.net.T=2,3 model.net.R=3 seed=1,2,3,4,5 hydra.sweep.dir="$LOGDIR/plateau_600_c128"
+$BIN/jointsr-report "$LOGDIR/plateau_600_c128" --out experiments/plateau/report_600 \
   --reference model.net.T=2,model.net.R=3 --max-grids 2
 $BIN/jointsr-train -m model=jointsr_paper data=cave scale=x4 logger=csv trainer.max_steps=650 \
-  trainer.val_check_interval=50 seed=1,2,3 hydra.sweep.dir="$LOGDIR/paper_650"
-$BIN/jointsr-report "$LOGDIR/paper_650" --out experiments/plateau/report_paper --max-grids 2
+  trainer.val_check_interval=50 seed=1,2,3 hydra.sweep.dir="$LOGDIR/paper_650_c128"
+$BIN/jointsr-report "$LOGDIR/paper_650_c128" --out experiments/plateau/report_paper --max-grids 2

@@ -306,6 +306,16 @@ class SRDataModule(L.LightningDataModule):
             self._loader_state = None
         return self._train_loader
 
+    def calibration_batch(self, count: int) -> dict[str, torch.Tensor]:
+        """``count`` training patches drawn without replacement with the run's seed (all of
+        them when there are fewer), stacked into one batch: what a network's data-driven
+        start is fit on. Drawn with a generator of its own, so the training order and its
+        saved position are untouched."""
+        count = min(check_int("model.calibration_patches", count, 1), len(self.train_set))
+        order = torch.randperm(len(self.train_set), generator=torch.Generator().manual_seed(self.seed))
+        items = [self.train_set[int(i)] for i in order[:count]]
+        return {key: torch.stack([torch.as_tensor(item[key]) for item in items]) for key in ("lr", "guide", "hr")}
+
     # -- checkpoints: the position in the training order ----------------------------------
     # Lightning also saves a stateful loader's state itself, but restores it only when the
     # loader is created after the loops are restored, which is not the case when the

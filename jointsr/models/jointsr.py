@@ -411,20 +411,22 @@ class JointSR(nn.Module):
 
 @torch.no_grad()
 def least_squares_dictionary(code: torch.Tensor, target: torch.Tensor, kernel_size: int,
-                             ridge: float = 0.1, chunk: int = 4096) -> torch.Tensor:
+                             ridge: float = 0.1, chunk: int = 8192) -> torch.Tensor:
     """The weight ``(1, k, K, K)`` of the 'same' convolution ``D`` minimising
     ``|D * code - target|^2 + ridge * mean(diag) |D|^2`` over a batch: ``code`` (B, k, H, W),
-    ``target`` (B, 1, H, W). Normal equations accumulated over pixel chunks in float64."""
+    ``target`` (B, 1, H, W). Normal equations accumulated in float64 over a few images at a
+    time, so memory stays that of ``chunk`` pixels' columns whatever the batch."""
     k, half = code.shape[1], kernel_size // 2
-    columns = torch.nn.functional.unfold(code, kernel_size, padding=half)  # (B, k K K, H W)
-    columns = columns.transpose(1, 2).reshape(-1, k * kernel_size ** 2)
-    values = target.reshape(-1)
-    gram = torch.zeros(columns.shape[1], columns.shape[1], dtype=torch.float64)
-    rhs = torch.zeros(columns.shape[1], dtype=torch.float64)
-    for start in range(0, columns.shape[0], chunk):
-        block = columns[start:start + chunk]
-        gram += (block.T @ block).double()
-        rhs += (block.T @ values[start:start + chunk]).double()
+    features = k * kernel_size ** 2
+    gram = torch.zeros(features, features, dtype=torch.float64)
+    rhs = torch.zeros(features, dtype=torch.float64)
+    per_step = max(1, chunk // (code.shape[2] * code.shape[3]))
+    for start in range(0, code.shape[0], per_step):
+        columns = torch.nn.functional.unfold(code[start:start + per_step], kernel_size, padding=half)
+        columns = columns.transpose(1, 2).reshape(-1, features)  # (pixels, k K K)
+        values = target[start:start + per_step].reshape(-1)
+        gram += (columns.T @ columns).double()
+        rhs += (columns.T @ values).double()
     gram.diagonal().add_(ridge * float(gram.diagonal().mean().clamp_min(1e-12)))
     weight = torch.linalg.solve(gram, rhs)
     return weight.reshape(1, k, kernel_size, kernel_size).to(code.dtype)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hydra
+import torch
 import pytest
 from omegaconf import OmegaConf
 
@@ -102,3 +103,28 @@ def test_prepare_data_checks_the_files_against_their_checksums(tmp_path):
     with pytest.raises(DatasetCorruptError, match="hairs_RGB.bmp does not match its SHA-256 in .*SHA256SUMS"):
         module.prepare_data()
     SRDataModule(CAVE(data / "cave"), scale=4, cache_dir=tmp_path / "c", verify_checksums=False).prepare_data()
+
+
+def test_the_calibration_batch_is_drawn_with_the_seed_and_leaves_the_training_order_alone(compose_cfg):
+    """A network's start is fit on ``count`` distinct training patches chosen by the seed;
+    drawing them must not move the training loader (exact resume depends on its order)."""
+    require_data("cave")
+
+    def module(seed):
+        cfg = compose_cfg("train", ["debug=fast", "data=cave", "data.progress=false", f"seed={seed}"])
+        dm = hydra.utils.instantiate(cfg.data)
+        dm.prepare_data()
+        dm.setup("fit")
+        return dm
+
+    first, again, other = module(1), module(1), module(2)
+    order = [b["name"] for b in first.train_dataloader()]
+    batch = first.calibration_batch(40)
+    assert {key: tuple(v.shape) for key, v in batch.items()} == {
+        "lr": (40, 1, 11, 11), "guide": (40, 1, 44, 44), "hr": (40, 1, 44, 44)}
+    assert torch.equal(batch["hr"], again.calibration_batch(40)["hr"]), "the same seed, the same patches"
+    assert not torch.equal(batch["hr"], other.calibration_batch(40)["hr"]), "another seed, other patches"
+    flat = batch["hr"].flatten(1)
+    assert len({tuple(row[:64].tolist()) for row in flat}) == 40, "drawn without replacement"
+    assert [b["name"] for b in first.train_dataloader()] == order
+    assert first.calibration_batch(1000)["hr"].shape[0] == len(first.train_set) == 64
