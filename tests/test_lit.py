@@ -51,3 +51,22 @@ def test_a_resumed_run_is_never_calibrated_again(tmp_path, caplog):
     after = load_checkpoint_model(tmp_path / "b" / "checkpoints" / "last.ckpt", None)
     change = (after.net.target_encoder.thresholds[0]() - before).abs().max().item()
     assert change < 0.1 * before.abs().max().item(), "one optimiser step, not a new calibration"
+
+
+def test_last_checkpoint_is_the_final_state_whatever_the_metric_did(tmp_path):
+    """``last.ckpt`` is what a killed run resumes from and what the paper protocol tests:
+    it must hold the last step even when the last validation was not a new best. Of the two
+    modes (max and min PSNR) at least one has its best before the last step, so the test
+    always covers a run that ends without a new best."""
+    require_data("cave")
+    best_steps = []
+    for mode in ("max", "min"):
+        cfg = compose_config("train", TINY + ["trainer.max_steps=6", f"callbacks.model_checkpoint.mode={mode}"],
+                             tmp_path / mode)
+        train(cfg)
+        checkpoints = tmp_path / mode / "checkpoints"
+        assert torch.load(checkpoints / "last.ckpt", map_location="cpu", weights_only=True)["global_step"] == 6
+        assert not list(checkpoints.glob(".*partial")), "no temporary file is left behind"
+        (best,) = checkpoints.glob("step*.ckpt")
+        best_steps.append(torch.load(best, map_location="cpu", weights_only=True)["global_step"])
+    assert min(best_steps) < 6, best_steps

@@ -115,6 +115,38 @@ class TimedCheckpoints(L.Callback):
         self.saved_step = trainer.global_step
 
 
+class LastCheckpoint(L.Callback):
+    """``DIRPATH/last.ckpt``: the full training state after every validation of a fit and at
+    its end, whatever the monitored metric did. (Lightning's ``save_last`` rewrites
+    ``last.ckpt`` only when a new best is saved, so a run whose last validations did not
+    improve would resume, and be tested under ``test_checkpoint=last``, from an older state.)
+    Written to a temporary name and renamed, so a run killed while saving keeps the previous
+    file whole."""
+
+    def __init__(self, dirpath: str) -> None:
+        self.dirpath = dirpath
+        self.saved_step: int | None = None
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.state.fn == "fit" and not trainer.sanity_checking:
+            self._save(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.saved_step != trainer.global_step:
+            self._save(trainer)
+
+    def _save(self, trainer: L.Trainer) -> None:
+        import os
+
+        final = os.path.join(self.dirpath, "last.ckpt")
+        partial = os.path.join(self.dirpath, ".last.ckpt.partial")
+        trainer.save_checkpoint(partial)  # every rank calls it; rank 0 writes
+        if trainer.is_global_zero:
+            os.replace(partial, final)
+        trainer.strategy.barrier("last_checkpoint")
+        self.saved_step = trainer.global_step
+
+
 def parse_curve_checkpoint(name: str) -> tuple[float, int] | None:
     """``(minutes, step)`` from a :class:`TimedCheckpoints` file name, else None."""
     import re
