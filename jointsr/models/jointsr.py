@@ -18,7 +18,7 @@ convolutions: no interpolation anywhere.
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -31,7 +31,6 @@ from jointsr.models.blocks import (
     Threshold,
     UpdateForm,
     bilinear_kernel,
-    check_guided_inputs,
     conv,
     conv_down,
     conv_up,
@@ -39,6 +38,7 @@ from jointsr.models.blocks import (
     ista_update_weight,
     normalise_atoms_,
 )
+from jointsr.models.network import SRNetwork, threshold_summary
 from jointsr.models.ops import lesita
 
 Init = Literal["ista", "random"]
@@ -74,7 +74,7 @@ def _coupled_step(update: CodeUpdate, mu: Threshold, code: torch.Tensor, side: t
     return lesita(value, side, mu())
 
 
-class JointSR(nn.Module):
+class JointSR(SRNetwork):
     """Joint image super-resolution by an RNN with coupled convolutional sparse priors.
 
     Args:
@@ -92,8 +92,6 @@ class JointSR(nn.Module):
             initialised to bilinear interpolation, to the output; the dictionary then
             starts at zero, so the untrained network is that interpolation and ``Dx h``
             learns the residual.
-        deep_supervision: ``False`` (loss on the output only), ``True`` (equal weights on
-            the reconstruction of every RNN step) or a list of ``R`` weights.
         init: ``ista`` (unit-norm dictionary atoms, ``W = A^T / L``, ``S = I - A^T A / L``
             for ``A = Dz`` and ``A = H Dx``, thresholds ``threshold_init / L``; see
             :meth:`reset_ista`) or ``random`` (PyTorch default weights, thresholds
@@ -122,7 +120,6 @@ class JointSR(nn.Module):
         tied: bool = True,
         guide_update: bool = True,
         global_skip: bool = False,
-        deep_supervision: bool | Sequence[float] = False,
         init: Init = "ista",
         threshold_init: float = 0.05,
         seed: int = 0,
@@ -143,7 +140,6 @@ class JointSR(nn.Module):
         self.register_buffer("calibrated", torch.tensor(False))
         self.guide_channels, self.form, self.tied = guide_channels, form, tied
         self.guide_update_enabled = guide_update
-        self.step_weights = _step_weights(deep_supervision, R)
 
         n_iter = 1 if tied else max(T, 1)
         n_steps = 1 if tied else max(R, 1)
@@ -323,11 +319,7 @@ class JointSR(nn.Module):
             first = 1 if state in ("h", "g") else 0
             for i, code in enumerate(codes):
                 result[f"density/{state}{first + i}"] = float((code != 0).float().mean())
-        thresholds = [m() for m in self.modules() if isinstance(m, Threshold)]
-        if thresholds:
-            result["threshold/min"] = float(min(t.min() for t in thresholds))
-            result["threshold/mean"] = float(torch.cat([t.flatten() for t in thresholds]).mean())
-        return result
+        return {**result, **threshold_summary(self)}
 
     @torch.no_grad()
     def trace(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> tuple[list[torch.Tensor], dict[str, list[torch.Tensor]]]:
@@ -338,35 +330,34 @@ class JointSR(nn.Module):
         outputs = self._unroll(lr_target, hr_guide, all_steps=True, trace=trace)
         return outputs, trace
 
+    @property
+    def needs_calibration(self) -> bool:
+        return not bool(self.calibrated)
+
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # weights saved before thresholds were calibrated from data: already trained
         state_dict.setdefault(prefix + "calibrated", torch.tensor(True))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # ------------------------------------------------------------------ forward
-    def check_inputs(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> None:
-        check_guided_inputs(lr_target, hr_guide, self.scale, self.guide_channels)
-
     def forward(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> torch.Tensor:
         """``(B,1,h,w), (B,C,sh,sw) -> (B,1,sh,sw)``: the HR target estimate."""
         return self._unroll(lr_target, hr_guide, all_steps=False)[-1]
 
-    def forward_steps(self, lr_target: torch.Tensor, hr_guide: torch.Tensor,
-                      all_steps: bool = True, return_codes: bool = False):
-        """Reconstructions ``Dx h_r`` (every step when ``all_steps``, else only the last).
+    def forward_steps(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> list[torch.Tensor]:
+        """The reconstruction ``Dx h_r`` of every RNN step r = 1..R (``Dx u_T`` when R = 0)."""
+        return self._unroll(lr_target, hr_guide, all_steps=True)
 
-        With ``return_codes`` also returns ``{"target": [h_0..h_R], "guide": [g_0..g_R]}``,
-        the code maps of both states after the encoders and after every RNN step.
-        """
-        trace: dict[str, list[torch.Tensor]] | None = {} if return_codes else None
-        outputs = self._unroll(lr_target, hr_guide, all_steps=all_steps, trace=trace)
-        if not return_codes:
-            return outputs
+    @torch.no_grad()
+    def state_codes(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> dict[str, list[torch.Tensor]]:
+        """``{"target": [h_0..h_R], "guide": [g_0..g_R]}``: the code maps of both states after
+        the encoders and after every RNN step (a guide state not updated is repeated)."""
+        trace: dict[str, list[torch.Tensor]] = {}
+        self._unroll(lr_target, hr_guide, all_steps=False, trace=trace)
         codes = {"target": [trace["u"][-1], *trace["h"]], "guide": [trace["v"][-1]]}
-        guide_steps = trace["g"]
         for r in range(self.R):  # the guide state after step r (unchanged where not updated)
-            codes["guide"].append(guide_steps[r] if r < len(guide_steps) else codes["guide"][-1])
-        return outputs, codes
+            codes["guide"].append(trace["g"][r] if r < len(trace["g"]) else codes["guide"][-1])
+        return codes
 
     def _unroll(self, lr_target: torch.Tensor, hr_guide: torch.Tensor, all_steps: bool,
                 trace: dict[str, list[torch.Tensor]] | None = None,
@@ -454,15 +445,3 @@ def _check_arguments(*, scale: int, k: int, K: int, T: int, R: int, guide_channe
     for ok, name, value, allowed in checks:
         if not ok:
             raise ValueError(f"JointSR: {name}={value!r} is not allowed; {name} must be {allowed}")
-
-
-def _step_weights(deep_supervision: bool | Sequence[float], steps: int) -> list[float] | None:
-    """Loss weights of the per-step reconstructions, or None for the output only."""
-    if deep_supervision is False or deep_supervision is None or steps <= 1:
-        return None
-    if deep_supervision is True:
-        return [1.0 / steps] * steps
-    weights = [float(w) for w in deep_supervision]
-    if len(weights) != steps:
-        raise ValueError(f"deep_supervision needs one weight per RNN step ({steps}), got {weights}")
-    return weights
