@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from jointsr.data.imresize import imresize
+from jointsr.functional.imresize import imresize
 from jointsr.errors import ConfigError
 from jointsr.evaluation import mean_metrics
 from jointsr.metrics.images import ImageMetrics

@@ -149,7 +149,23 @@ def test_eval_bicubic_writes_the_table(compose_cfg, tmp_path, capsys):
     assert "urban/0004" in out and "mean" in out
     written = json.loads((tmp_path / "test_metrics.json").read_text())
     assert written == document
-    assert 20.0 < document["mean"]["psnr"] < 45.0  # bicubic x2 on real NIR images
+    # every image's numbers are the protocol's on MATLAB bicubic of its LR target, written out
+    import hydra
+    import numpy as np
+
+    from jointsr.functional.imresize import imresize
+    from jointsr.metrics.protocol import psnr, ssim
+
+    datamodule = hydra.utils.instantiate(cfg.data)
+    datamodule.setup("test")
+    scenes = datamodule.test_set.scenes
+    assert [row["name"] for row in document["per_image"]] == sorted(scene.name for scene in scenes)
+    rows = {row["name"]: row for row in document["per_image"]}
+    for scene in scenes:
+        upsampled = imresize(torch.from_numpy(scene.lr)[None], scale=2)[0, 0].numpy().clip(0, 1)
+        assert rows[scene.name]["psnr"] == psnr(upsampled, scene.hr[0])
+        assert rows[scene.name]["ssim"] == ssim(upsampled, scene.hr[0])
+    assert document["mean"]["psnr"] == np.mean([row["psnr"] for row in document["per_image"]])
 
 
 def test_eval_refuses_an_untrained_network(compose_cfg):

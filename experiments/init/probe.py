@@ -26,7 +26,7 @@ from hydra import compose, initialize_config_dir
 from jointsr import CONFIG_DIR
 from jointsr.data.datasets.cave import CAVE
 from jointsr.data.degradation import Bicubic
-from jointsr.data.imresize import imresize
+from jointsr.functional.imresize import imresize
 from jointsr.data.scenes import centre_crop, load_scene
 from jointsr.metrics.protocol import psnr
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from jointsr.data.imresize import imresize
+from jointsr.functional.imresize import imresize
 from jointsr.errors import UserError
 from jointsr.models.blocks import ACSC, Threshold
 from jointsr.models.jointsr import JointSR

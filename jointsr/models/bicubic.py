@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from jointsr.data.imresize import imresize
+from jointsr.functional.imresize import imresize
 from jointsr.errors import check_choice, check_int
 from jointsr.models.network import SRNetwork
 

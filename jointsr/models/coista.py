@@ -47,8 +47,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from jointsr.data.imresize import imresize
+from jointsr.functional.imresize import imresize
 from jointsr.errors import ConfigError, check_choice, check_int
+from jointsr.functional.operators import operator_norm_sq
 from jointsr.models.blocks import Threshold, normalise_atoms_
 from jointsr.models.network import SRNetwork
 from jointsr.models.ops import soft_threshold
@@ -93,7 +94,7 @@ class PatchISTA(nn.Module):
     @torch.no_grad()
     def reset_ista(self, dictionary: torch.Tensor, threshold_init: float) -> float:
         """``D_l = dictionary`` (d x n), ``P_l = We = D^T / L``, thresholds ``lambda / L``; returns L."""
-        lipschitz = float(torch.linalg.svdvals(dictionary)[0] ** 2)
+        lipschitz = operator_norm_sq(dictionary)
         analysis = (dictionary.T / lipschitz)[..., None, None]
         self.encoder.weight.copy_(analysis)
         for P in self.analysis:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from jointsr.data.imresize import imresize
+from jointsr.functional.imresize import imresize
 from jointsr.errors import ConfigError, check_choice, check_int
 from jointsr.models.network import SRNetwork
 

@@ -28,14 +28,13 @@ from jointsr.models.blocks import (
     ACSC,
     CodeUpdate,
     ConvOperator,
+    IstaStart,
     Threshold,
     UpdateForm,
     bilinear_kernel,
     conv,
     conv_down,
     conv_up,
-    degraded_dictionary,
-    ista_update_weight,
     normalise_atoms_,
 )
 from jointsr.models.network import SRNetwork, threshold_summary
@@ -200,12 +199,13 @@ class JointSR(SRNetwork):
 
     @torch.no_grad()
     def reset_ista(self, threshold_init: float, seed: int = 0) -> None:
-        """ISTA-consistent initialisation: every update is one ISTA step on its modality.
+        """ISTA-consistent initialisation: every update is one ISTA step on its modality
+        (:class:`~jointsr.models.blocks.IstaStart`).
 
         One random unit-norm HR dictionary ``Dx`` (k atoms of K x K) serves both modalities,
         so that the codes ``h`` and ``g`` are comparable, as LeSITA's coupling term
         ``|h - g|_1`` assumes. The guide's operator is ``A = Dz`` (the atoms on each guide
-        channel), the target's ``A = H Dx`` (:func:`degraded_dictionary`). For each,
+        channel), the target's ``A = H Dx`` (:meth:`ConvOperator.degradation`). For each,
         ``W = A^T / L`` (``L = ||A||^2``), the factorised update is ``D = A, E = A^T / L``
         (exactly ISTA), the free update ``S`` the shift-invariant ``I - A^T A / L`` closest to
         it, made non-expansive (:func:`ista_update_weight`), the thresholds ``lambda / L``.
@@ -213,41 +213,15 @@ class JointSR(SRNetwork):
         generator = torch.Generator().manual_seed(seed)
         atoms = torch.randn(1, self.k, self.K, self.K, generator=generator)
         normalise_atoms_(atoms, atom_dim=1)  # Dx weight (1, k, K, K)
-        channels = self.guide_channels
-        guide = ConvOperator(atoms.expand(channels, -1, -1, -1) / channels ** 0.5)
-        target = ConvOperator(degraded_dictionary(atoms, self.scale), stride=self.scale)
-        guide_lip, target_lip = guide.norm_sq(), target.norm_sq()
-        # analysis weights W = A^T / L, in the layout of conv (guide) and conv_up (target)
-        guide_analysis = guide.weight.transpose(0, 1).flip(-1, -2) / guide_lip
-        target_analysis = target.weight / target_lip
-        guide_free = ista_update_weight(guide, guide_lip, self.free_kernel_size) if self.form == "free" else None
-        target_free = ista_update_weight(target, target_lip, self.free_kernel_size) if self.form == "free" else None
-
-        def set_update(update: CodeUpdate, free, operator: ConvOperator, analysis) -> None:
-            if update.form == "free":
-                update.S.weight.copy_(free)
-            else:
-                update.D.weight.copy_(operator.weight)
-                update.E.weight.copy_(analysis)
-
-        self.guide_encoder.analysis.weight.copy_(guide_analysis)
-        self.target_encoder.analysis.weight.copy_(target_analysis)
-        for update in self.guide_encoder.updates:
-            set_update(update, guide_free, guide, guide_analysis)
-        for update in self.target_encoder.updates:
-            set_update(update, target_free, target, target_analysis)
-        for threshold in self.guide_encoder.thresholds:
-            threshold.reset(threshold_init / guide_lip)
-        for threshold in self.target_encoder.thresholds:
-            threshold.reset(threshold_init / target_lip)
+        free_kernel = self.free_kernel_size if self.form == "free" else None
+        guide = IstaStart.of(ConvOperator.dictionary(atoms, self.guide_channels), free_kernel)  # A = Dz
+        target = IstaStart.of(ConvOperator.degradation(atoms, self.scale), free_kernel)         # A = H Dx
+        guide.set_encoder(self.guide_encoder, threshold_init)
+        target.set_encoder(self.target_encoder, threshold_init)
         for step in self.steps:
-            set_update(step.target_update, target_free, target, target_analysis)
-            step.target_drive.weight.copy_(target_analysis)
-            step.target_mu.reset(threshold_init / target_lip)
+            target.set_step(step.target_update, step.target_drive, step.target_mu, threshold_init)
             if step.guide_update is not None:
-                set_update(step.guide_update, guide_free, guide, guide_analysis)
-                step.guide_drive.weight.copy_(guide_analysis)
-                step.guide_mu.reset(threshold_init / guide_lip)
+                guide.set_step(step.guide_update, step.guide_drive, step.guide_mu, threshold_init)
         self.dictionary.weight.copy_(atoms)
         if self.skip is not None:
             self._reset_skip()

@@ -37,7 +37,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from jointsr.data.imresize import imresize
+from jointsr.functional.imresize import imresize
 from jointsr.errors import ConfigError, check_choice, check_int
 from jointsr.models.blocks import (
     ACSC,
@@ -45,6 +45,7 @@ from jointsr.models.blocks import (
     Threshold,
     conv,
     ConvOperator,
+    IstaStart,
     normalise_atoms_,
 )
 from jointsr.models.network import SRNetwork, threshold_summary
@@ -147,25 +148,11 @@ class LMCSC(SRNetwork):
         atoms = torch.randn(1, k, K, K, generator=generator, dtype=torch.float64)
         normalise_atoms_(atoms, atom_dim=1)  # weight (1, k, K, K) of D: k -> 1
 
-        # The guide dictionary repeats the atoms on each guide channel.
-        guide_dict = atoms.expand(self.guide_channels, k, K, K) / self.guide_channels ** 0.5
-        lip_z, lip_y = ConvOperator(guide_dict).norm_sq(), ConvOperator(atoms).norm_sq()
-        guide_analysis = guide_dict.transpose(0, 1).flip(-1, -2) / lip_z  # (k, C, K, K)
-        target_analysis = atoms.transpose(0, 1).flip(-1, -2) / lip_y      # (k, 1, K, K)
-
-        def set_encoder(encoder: nn.Module, dictionary: torch.Tensor, analysis: torch.Tensor,
-                        lip: float) -> None:
-            encoder.analysis.weight.copy_(analysis)
-            for update in encoder.updates:
-                decoder = update.D[0] if isinstance(update.D, nn.Sequential) else update.D
-                decoder.weight.copy_(dictionary)
-                update.E.weight.copy_(analysis)
-            for threshold in encoder.thresholds:
-                threshold.reset(threshold_init / lip)
-
-        set_encoder(self.guide_encoder, guide_dict, guide_analysis, lip_z)
-        set_encoder(self.target_encoder, atoms, target_analysis, lip_y)
-        set_encoder(self.refine_encoder, atoms, target_analysis, lip_y)
+        guide = IstaStart.of(ConvOperator.dictionary(atoms, self.guide_channels))  # the atoms on each channel
+        target = IstaStart.of(ConvOperator(atoms))
+        guide.set_encoder(self.guide_encoder, threshold_init)
+        target.set_encoder(self.target_encoder, threshold_init)
+        target.set_encoder(self.refine_encoder, threshold_init)
         self.dictionary.weight.copy_(atoms)
         self.refine_dictionary.weight.zero_()  # start as bicubic, learn the residual
 

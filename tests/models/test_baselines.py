@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from jointsr.data.imresize import imresize
+from jointsr.functional.imresize import imresize
 from jointsr.models.coista import CoISTA
 from jointsr.models.djf import DJF
 from jointsr.models.lmcsc import LMCSC

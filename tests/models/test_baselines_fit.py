@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from conftest import compose_config, require_data
-from jointsr.data.imresize import imresize
+from jointsr.functional.imresize import imresize
 from jointsr.metrics.protocol import psnr
 from jointsr.train import train
 from jointsr.utils.run import build_model
