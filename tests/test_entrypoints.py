@@ -180,7 +180,14 @@ def test_summary_counts_params_and_flops(compose_cfg, capsys):
     result = summarise(cfg)
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert json.loads(last) == result
-    assert result["params"] > 0 and result["flops_per_hr_pixel"] > 0
+    # the default JointSR (factorised, tied, skip) at x4, k=8 atoms of 3x3, counted by hand:
+    # kernels 3x3 on the HR grid (conv), 8x8 between the grids (conv_up / conv_down, 2s = 8)
+    k, grid, cross = 8, 9, 64
+    guide_encoder = k * grid + 2 * k * grid + 2 * k          # W, D and E, two thresholds
+    target_encoder = k * cross + 2 * k * cross + 2 * k
+    rnn_step = 2 * k * cross + k * cross + k + 2 * k * grid + k * grid + k  # h: update, drive, mu; g: the same
+    assert result["params"] == guide_encoder + target_encoder + rnn_step + k * grid + cross  # + Dx + skip
+    assert result["flops_per_hr_pixel"] > 0
 
 
 def test_console_script_runs_as_a_hydra_app(tmp_path):

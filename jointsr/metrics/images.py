@@ -33,7 +33,8 @@ def encode_name(name: str) -> torch.Tensor:
 
 
 def decode_name(row: torch.Tensor) -> str:
-    return bytes(row.cpu().tolist()).rstrip(b"\0").decode("utf-8")
+    """The name :func:`encode_name` encoded (a (NAME_BYTES,) or (1, NAME_BYTES) row)."""
+    return bytes(row.reshape(-1).cpu().tolist()).rstrip(b"\0").decode("utf-8")
 
 
 class ImageMetrics(Metric):
