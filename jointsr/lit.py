@@ -173,6 +173,8 @@ class SRModule(L.LightningModule):
             for key, value in self.net.diagnostics(batch["lr"][:1], batch["guide"][:1]).items():
                 self.log(f"val/{key}", value, batch_size=1)
 
+    # The epoch's values are logged as they are on every rank: ImageMetrics synced the rows
+    # already (Lightning's hint to pass sync_dist=True under DDP does not apply to them).
     def on_validation_epoch_end(self) -> None:
         rows = self._epoch_rows(self.val_metrics)
         for key, value in mean_metrics(rows).items():
