@@ -129,6 +129,10 @@ def check_writable_folder(folder: str | os.PathLike, what: str, setting: str) ->
     return folder
 
 
+#: configuration keys that moved, and where to (named when an override uses the old one)
+MOVED_KEYS = {"model.net.deep_supervision": "model.step_weights (null | uniform | [w_1, ..., w_R])"}
+
+
 def user_message(error: BaseException) -> str | None:
     """The one-line message of a user error, or None when ``error`` is a bug of ours."""
     from hydra.errors import HydraException, InstantiationException
@@ -143,7 +147,8 @@ def user_message(error: BaseException) -> str | None:
         return f"no value for {key}: give it on the command line ({key}=...)"
     if isinstance(error, HydraException):  # a bad override or config name, raised by Hydra itself
         cause = f" ({_one_line(str(error.__cause__))})" if error.__cause__ is not None else ""
-        return _one_line(str(error).split("Config search path")[0]) + cause
+        moved = [f"; {old} is now {new}" for old, new in MOVED_KEYS.items() if old in str(error)]
+        return _one_line(str(error).split("Config search path")[0]) + cause + "".join(moved)
     if isinstance(error, MemoryError):
         return ("out of memory: the machine could not allocate what this command needs; use smaller "
                 "inputs (or data.batch_size=...) or a machine with more memory")

@@ -6,18 +6,18 @@ import inspect
 import logging
 import math
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from jointsr.data.imresize import imresize
+from jointsr.functional.imresize import imresize
+from jointsr.errors import ConfigError
 from jointsr.evaluation import mean_metrics
-from jointsr.metrics.protocol import evaluate_pair
-from jointsr.models.blocks import Threshold
+from jointsr.metrics.images import ImageMetrics
+from jointsr.models.network import SRNetwork
 from jointsr.utils.callbacks import budget_timer
 
 log = logging.getLogger("jointsr")
@@ -64,19 +64,21 @@ def _fraction_spent(timer) -> float:
 
 
 class SRModule(L.LightningModule):
-    """Trains and evaluates any network ``net(lr_target, hr_guide) -> hr_pred``.
+    """Trains and evaluates any :class:`~jointsr.models.network.SRNetwork`.
 
-    A network that defines ``forward_steps`` and a non-empty ``step_weights`` is trained
-    with a loss on every step's prediction (deep supervision); validation and test use
-    ``net(...)`` only. Metrics follow the paper protocol (``jointsr.metrics.protocol``):
-    PSNR and SSIM per whole image, the prediction clipped to [0, 1].
+    ``step_weights`` sets the loss across the network's steps (``net.forward_steps``):
+    ``None`` on the output only, ``"uniform"`` the mean over every step's prediction (deep
+    supervision), or one weight per step. Validation and test use ``net(...)`` only.
+    Metrics follow the paper protocol (:class:`~jointsr.metrics.images.ImageMetrics`):
+    PSNR and SSIM per whole image, the prediction clipped to [0, 1], synced across ranks.
     """
 
     def __init__(
         self,
-        net: nn.Module,
+        net: SRNetwork,
         name: str,
         loss: str = "mse",
+        step_weights: str | Sequence[float] | None = None,
         optimizer: Callable[..., torch.optim.Optimizer] | None = None,
         scheduler: Callable[..., Any] | None = None,
         scheduler_interval: str = "step",
@@ -88,13 +90,14 @@ class SRModule(L.LightningModule):
             raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
         self.net, self.name, self.loss_name = net, name, loss
         self.loss_fn = LOSSES[loss]
+        self.step_weights = _check_step_weights(step_weights)
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.scheduler_interval, self.grid_index = scheduler_interval, grid_index
         self.calibration_patches = calibration_patches
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
         self.model_cfg: dict | None = None  # set by the entry points; stored in checkpoints
-        self.test_results: list[dict] = []
-        self._val_results: list[dict] = []
+        self.test_results: list[dict] = []  # per image, after a test: name and metrics
+        self.val_metrics, self.test_metrics = ImageMetrics(), ImageMetrics()
 
     # ------------------------------------------------------------------ forward / loss
     def forward(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> torch.Tensor:
@@ -104,15 +107,24 @@ class SRModule(L.LightningModule):
     def has_parameters(self) -> bool:
         return any(p.requires_grad for p in self.parameters())
 
+    def training_loss(self, batch: dict) -> torch.Tensor:
+        """The loss of the output, or the ``step_weights``-weighted loss of every step's."""
+        if self.step_weights is None:
+            return self.loss_fn(self.net(batch["lr"], batch["guide"]), batch["hr"])
+        predictions = self.net.forward_steps(batch["lr"], batch["guide"])
+        weights = self.step_weights
+        if weights == "uniform":
+            weights = [1.0 / len(predictions)] * len(predictions)
+        elif len(weights) != len(predictions):
+            raise ConfigError(f"model.step_weights={list(weights)} gives {len(weights)} weights but "
+                              f"{self.name} has {len(predictions)} steps; give one weight per step or "
+                              f"model.step_weights=uniform")
+        return sum(w * self.loss_fn(p, batch["hr"]) for w, p in zip(weights, predictions))
+
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        if not bool(getattr(self.net, "calibrated", True)):
+        if self.net.needs_calibration:
             self._calibrate(self._calibration_batch(batch))
-        weights = getattr(self.net, "step_weights", None)
-        if weights:
-            predictions = self.net.forward_steps(batch["lr"], batch["guide"])
-            loss = sum(w * self.loss_fn(p, batch["hr"]) for w, p in zip(weights, predictions))
-        else:
-            loss = self.loss_fn(self.net(batch["lr"], batch["guide"]), batch["hr"])
+        loss = self.training_loss(batch)
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"{self.name}: the training loss is {loss.item()} at step {self.global_step}; stopping "
@@ -142,68 +154,47 @@ class SRModule(L.LightningModule):
         if self.trainer.world_size > 1 and torch.distributed.is_initialized():
             for tensor in [*self.net.parameters(), *self.net.buffers()]:
                 torch.distributed.broadcast(tensor.data, src=0)
-        diagnostics = getattr(self.net, "diagnostics", None)
-        if diagnostics is not None:
-            densities = {k.split("/", 1)[1]: v for k, v in diagnostics(batch["lr"], batch["guide"]).items()
-                         if k.startswith("density/")}
+        densities = {k.split("/", 1)[1]: v for k, v in self.net.diagnostics(batch["lr"], batch["guide"]).items()
+                     if k.startswith("density/")}
+        if densities:
             log.info("%s calibrated on %d training patches: code density %s", self.name, batch["hr"].shape[0],
                      " ".join(f"{k}={v:.0%}" for k, v in densities.items()))
 
     # ------------------------------------------------------------------ evaluation
-    def _evaluate(self, batch: dict) -> tuple[torch.Tensor, list[dict]]:
-        prediction = self.net(batch["lr"], batch["guide"]).clamp(0.0, 1.0)
-        rows = []
-        for i in range(prediction.shape[0]):
-            metrics = evaluate_pair(prediction[i, 0].float().cpu().numpy(),
-                                    batch["hr"][i, 0].float().cpu().numpy())
-            rows.append({"name": batch["name"][i], **metrics})
-        return prediction, rows
-
-    def on_validation_epoch_start(self) -> None:
-        self._val_results = []
+    def _predict(self, batch: dict) -> torch.Tensor:
+        return self.net(batch["lr"], batch["guide"]).clamp(0.0, 1.0)
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        prediction, rows = self._evaluate(batch)
-        self._val_results.extend(rows)
+        prediction = self._predict(batch)
+        self.val_metrics.update(prediction, batch["hr"], batch["name"])
         if batch_idx == self.grid_index:
             self._log_grid(batch, prediction)
-            diagnostics = getattr(self.net, "diagnostics", None)
-            if diagnostics is not None:  # code density per state and step, thresholds
-                for key, value in diagnostics(batch["lr"][:1], batch["guide"][:1]).items():
-                    self.log(f"val/{key}", value, batch_size=1)
-            else:
-                thresholds = [m() for m in self.net.modules() if isinstance(m, Threshold)]
-                if thresholds:  # non-negative by construction; logged so a dashboard shows it
-                    self.log("val/threshold/min", min(t.min() for t in thresholds).item(), batch_size=1)
-                    self.log("val/threshold/mean", torch.cat([t.flatten() for t in thresholds]).mean().item(),
-                             batch_size=1)
+            # code density per state and step, thresholds: whatever the network reports
+            for key, value in self.net.diagnostics(batch["lr"][:1], batch["guide"][:1]).items():
+                self.log(f"val/{key}", value, batch_size=1)
 
+    # The epoch's values are logged as they are on every rank: ImageMetrics synced the rows
+    # already (Lightning's hint to pass sync_dist=True under DDP does not apply to them).
     def on_validation_epoch_end(self) -> None:
-        rows = self._gather(self._val_results)
+        rows = self._epoch_rows(self.val_metrics)
         for key, value in mean_metrics(rows).items():
-            self.log(f"val/{key}", value, prog_bar=key == "psnr", rank_zero_only=True,
-                     sync_dist=False)
-
-    def on_test_epoch_start(self) -> None:
-        self.test_results = []
+            self.log(f"val/{key}", value, prog_bar=key == "psnr")
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
-        _, rows = self._evaluate(batch)
-        self.test_results.extend(rows)
+        self.test_metrics.update(self._predict(batch), batch["hr"], batch["name"])
 
     def on_test_epoch_end(self) -> None:
-        self.test_results = sorted(self._gather(self.test_results), key=lambda r: r["name"])
+        self.test_results = self._epoch_rows(self.test_metrics)
         for key, value in mean_metrics(self.test_results).items():
-            self.log(f"test/{key}", value, rank_zero_only=True, sync_dist=False)
+            self.log(f"test/{key}", value)
+        self.log("test/images", float(len(self.test_results)))
 
-    def _gather(self, rows: list[dict]) -> list[dict]:
-        """All ranks' per-image rows (each image is evaluated by exactly one rank)."""
-        if self.trainer.world_size <= 1:
-            return rows
-        gathered: list[list[dict]] = [None] * self.trainer.world_size  # type: ignore[list-item]
-        torch.distributed.all_gather_object(gathered, rows)
-        unique = {row["name"]: row for part in gathered for row in part}
-        return list(unique.values())
+    @staticmethod
+    def _epoch_rows(metrics: ImageMetrics) -> list[dict]:
+        """Every rank's per-image rows (the metric syncs them), each image once; then reset."""
+        rows = metrics.compute()
+        metrics.reset()
+        return rows
 
     @torch.no_grad()
     def _log_grid(self, batch: dict, prediction: torch.Tensor) -> None:
@@ -257,3 +248,14 @@ class SRModule(L.LightningModule):
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["jointsr"] = {"model_cfg": self.model_cfg, "name": self.name}
+
+
+def _check_step_weights(weights: str | Sequence[float] | None) -> str | list[float] | None:
+    """``None``, ``"uniform"`` or a list of non-negative numbers (``model.step_weights``)."""
+    if weights is None or weights == "uniform":
+        return weights
+    if isinstance(weights, str) or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0
+                                           for w in weights):
+        raise ConfigError(f"model.step_weights={weights!r} must be null (loss on the output), uniform (the mean "
+                          f"over every step) or a list of numbers >= 0, one per step")
+    return [float(w) for w in weights]

@@ -20,7 +20,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from jointsr import CONFIG_DIR
-from jointsr.data.color import rgb_to_y
+from jointsr.functional.color import rgb_to_y
 from jointsr.data.io import check_output, read_image, write_image
 from jointsr.errors import ConfigError, InputError, ResourceError, reports_user_errors, run_command
 from jointsr.utils.memory import available_bytes, estimate_forward_bytes, gigabytes

@@ -93,10 +93,11 @@ def test_paper_experiments_pin_task_and_protocol_not_the_model(experiment, data,
                                         ("lmcsc", "mse"), ("jointsr_paper", "mse"), ("jointsr", "mse")])
 def test_the_paper_protocol_trains_each_model_with_its_own_published_loss(model, loss):
     """Issue 12: the protocol no longer forces MSE on every model; SRFBN's L1 (on every step's
-    output: its step_weights) comes from conf/model/srfbn.yaml."""
+    output: model.step_weights=uniform) comes from conf/model/srfbn.yaml."""
     cfg = compose_with_hydra(["experiment=paper_cave_x4", f"model={model}"])
     own = compose_with_hydra([f"model={model}"])
     assert cfg.model.loss == own.model.loss == loss
+    assert cfg.model.step_weights == own.model.step_weights == ("uniform" if model.startswith("srfbn") else None)
 
 
 @pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")

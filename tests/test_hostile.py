@@ -21,7 +21,7 @@ from PIL import Image
 from cli_helpers import (assert_user_error, corrupt_copy, linked_dataset, malicious_checkpoint, run_folder_files,
                          run_main, snapshot)
 from conftest import compose_config, require_data
-from jointsr.data.imresize import imresize, modcrop
+from jointsr.functional.imresize import imresize, modcrop
 from jointsr.data.io import read_image, write_image
 
 TINY = ["model.net.k=8", "model.net.K=3", "logger=csv"]

@@ -13,7 +13,7 @@ from PIL import Image
 import cli_helpers
 from cli_helpers import assert_user_error, run_main
 from conftest import require_data
-from jointsr.data.imresize import imresize
+from jointsr.functional.imresize import imresize
 from jointsr.inspection import NoCodesError, analyse, trace_network, write_figures
 from jointsr.inspection.analysis import REGIMES, lesita_regimes
 from jointsr.inspection.figures import COUPLING_FIGURES, FIGURES

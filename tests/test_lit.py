@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import csv
 
+import hydra
+import lightning as L
+import pytest
 import torch
 
 from conftest import compose_config, require_data
+from jointsr.errors import ConfigError
 from jointsr.train import train
-from jointsr.utils.run import load_checkpoint_model
+from jointsr.utils.run import build_model, load_checkpoint_model
 
 TINY = ["debug=fast", "logger=csv", "data=cave", "trainer.val_check_interval=2", "test=false",
         "model.net.k=12", "callbacks.rich_progress_bar=null"]
@@ -70,3 +74,75 @@ def test_last_checkpoint_is_the_final_state_whatever_the_metric_did(tmp_path):
         (best,) = checkpoints.glob("step*.ckpt")
         best_steps.append(torch.load(best, map_location="cpu", weights_only=True)["global_step"])
     assert min(best_steps) < 6, best_steps
+
+
+def test_two_processes_train_and_test_every_image_once_with_the_one_process_metrics(tmp_path):
+    """``trainer=ddp`` on the CPU: two processes (gloo, ddp_spawn) fit a few steps and test
+    three images, which the distributed sampler deals out as 2 + 2 (one image twice). The
+    synced metric counts each image once: the same images and means as one process testing
+    the same weights."""
+    require_data("cave")
+    cfg = compose_config("train", TINY + ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2",
+                                          "trainer.max_steps=3", "data.max_test_images=3"], tmp_path / "run")
+    datamodule = hydra.utils.instantiate(cfg.data)
+    model = build_model(cfg.model)
+    quiet = dict(logger=False, callbacks=[], enable_checkpointing=False, enable_progress_bar=False,
+                 enable_model_summary=False)
+    trainer = hydra.utils.instantiate(cfg.trainer, **quiet)
+    assert type(trainer.strategy).__name__ == "DDPStrategy" and trainer.strategy.num_processes == 2
+    assert trainer.world_size == 2 and trainer.strategy._start_method == "spawn"  # gloo on the CPU
+    before = model.net.dictionary.weight.detach().clone()
+    trainer.fit(model, datamodule=datamodule)  # ranks' weights come back to this process
+    assert "train/loss" in trainer.callback_metrics and bool(model.net.calibrated)
+    assert not torch.equal(model.net.dictionary.weight, before)
+    trainer.test(model, datamodule=datamodule, verbose=False)
+    two = {key: float(value) for key, value in trainer.callback_metrics.items() if key.startswith("test/")}
+
+    one = L.Trainer(accelerator="cpu", devices=1, **quiet)
+    one.test(model, datamodule=datamodule, verbose=False)  # the weights the two processes trained
+    rows = model.test_results
+    names = [scene.name for scene in datamodule.test_set.scenes]
+    assert len(names) == 3 and sorted(row["name"] for row in rows) == sorted(names)
+    assert two["test/images"] == 3.0
+    for key in ("psnr", "ssim", "ssim_plain"):
+        mean = sum(row[key] for row in rows) / len(rows)
+        assert two[f"test/{key}"] == pytest.approx(mean, rel=1e-6), key
+        shared = sorted(row[key] for row in rows)  # an image counted twice would move the mean
+        assert all(two[f"test/{key}"] != pytest.approx((sum(shared) + value) / 4, rel=1e-6) for value in shared)
+
+
+def _small_jointsr(tmp_path, *overrides: str):
+    cfg = compose_config("train", ["model=jointsr", "scale=x2", "model.net.k=6", "model.net.K=3",
+                                   "model.net.R=3", *overrides], tmp_path)
+    return build_model(cfg.model)
+
+
+def test_step_weights_weigh_the_loss_of_every_rnn_step_as_written_out(tmp_path):
+    generator = torch.Generator().manual_seed(0)
+    batch = {"lr": torch.rand(2, 1, 6, 6, generator=generator), "guide": torch.rand(2, 1, 12, 12, generator=generator),
+             "hr": torch.rand(2, 1, 12, 12, generator=generator)}
+    output_only = _small_jointsr(tmp_path)
+    assert output_only.step_weights is None
+    torch.testing.assert_close(output_only.training_loss(batch),
+                               (output_only.net(batch["lr"], batch["guide"]) - batch["hr"]).square().mean())
+    for weights, expected in (("uniform", [1 / 3] * 3), ("[0.2,0.3,0.5]", [0.2, 0.3, 0.5])):
+        module = _small_jointsr(tmp_path, f"model.step_weights={weights}")
+        steps = module.net.forward_steps(batch["lr"], batch["guide"])
+        written_out = sum(w * (step - batch["hr"]).square().mean() for w, step in zip(expected, steps))
+        torch.testing.assert_close(module.training_loss(batch), written_out)
+    wrong = _small_jointsr(tmp_path, "model.step_weights=[1.0]")
+    with pytest.raises(ConfigError, match=r"model.step_weights=\[1.0\] gives 1 weights but jointsr has 3 steps"):
+        wrong.training_loss(batch)
+    with pytest.raises(Exception, match="model.step_weights='all' must be null"):
+        _small_jointsr(tmp_path, "model.step_weights=all")
+
+
+def test_a_checkpoint_with_the_old_deep_supervision_key_loads_with_uniform_step_weights(tmp_path):
+    """Checkpoints written before the loss weighting moved to the LightningModule."""
+    model = _small_jointsr(tmp_path)
+    old = dict(model.model_cfg, net={**model.model_cfg["net"], "deep_supervision": True})
+    path = tmp_path / "old.ckpt"
+    torch.save({"state_dict": model.state_dict(), "jointsr": {"model_cfg": old, "name": "jointsr"}}, path)
+    loaded = load_checkpoint_model(path)
+    assert loaded.step_weights == "uniform" and "deep_supervision" not in loaded.model_cfg["net"]
+    torch.testing.assert_close(loaded.net.dictionary.weight, model.net.dictionary.weight)

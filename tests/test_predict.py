@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest import require_data
-from jointsr.data.imresize import imresize, modcrop
+from jointsr.functional.imresize import imresize, modcrop
 from jointsr.data.io import read_image, write_image
 from jointsr.predict import predict, prepare_inputs
 from jointsr.train import train

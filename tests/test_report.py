@@ -21,7 +21,8 @@ from jointsr.paper_results import CAVE_NAMES, PAPER_MODELS, PAPER_RESULTS, RGBNI
 from jointsr.report import Configuration, Run, compare, configurations, main
 from jointsr.report.plots import _mean_curve, plot_curves
 from jointsr.report.references import bicubic_reference
-from jointsr.report.runs import read_budget, read_test_curve
+from jointsr.report.aggregation import launch_order
+from jointsr.report.runs import read_budget, read_run, read_test_curve
 from jointsr.report.tables import _summary_table
 from jointsr.summary import summarise
 from jointsr.train import train
@@ -326,6 +327,26 @@ def test_labels_are_the_overrides_that_differ_without_escapes_or_common_keys():
     assert [config.label for config in alone] == [FAST]  # nothing differs: the model's title
 
 
+def test_models_come_in_the_order_they_were_launched_the_parameter_free_reference_first():
+    """No model list in the report: a sweep's job numbers (hydra.job.num) order its models,
+    whatever the folders' names; a model without parameters (the reference) comes first."""
+    runs = []
+    for job, model in enumerate(["srfbn", "jointsr", "coista", "bicubic", "newnet", "jointsr"]):
+        run = _run(job, [f"model={model}", f"seed={job}"], model=model)
+        run.path, run.job = Path(f"/sweep/{model}-{9 - job}"), job  # folder names sort backwards
+        runs.append(run)
+    assert [config.model for config in configurations(runs)] == ["bicubic", "srfbn", "jointsr", "coista", "newnet"]
+    assert launch_order(runs) == {"srfbn": 0, "jointsr": 1, "coista": 2, "bicubic": 3, "newnet": 4}
+
+
+def test_a_run_records_its_job_number(tmp_path):
+    run_dir = tmp_path / "job"
+    _write_hydra_dir(run_dir, OmegaConf.create({"seed": 1}), ["seed=1"])
+    hydra_yaml = run_dir / ".hydra" / "hydra.yaml"
+    OmegaConf.save(OmegaConf.merge(OmegaConf.load(hydra_yaml), {"hydra": {"job": {"num": 7}}}), hydra_yaml)
+    assert read_run(run_dir).job == 7
+
+
 def test_proposed_is_the_paper_network_and_the_fast_recipe_is_its_own_row_with_its_budget(tmp_path):
     """Issue 12: "Proposed" is jointsr_paper, compared with the paper's Proposed; the fast
     recipe is titled JointSR-fast and never compared with a paper row; each row shows the
@@ -339,7 +360,7 @@ def test_proposed_is_the_paper_network_and_the_fast_recipe_is_its_own_row_with_i
         run.budget = read_budget(run.document, tmp_path / "absent.csv")
         runs.append(run)
     configs = configurations(runs)
-    assert [config.label for config in configs] == ["LMCSC", "Proposed (jointsr_paper)", FAST]
+    assert [config.label for config in configs] == ["Proposed (jointsr_paper)", FAST, "LMCSC"]  # as launched
     lines = _summary_table(configs, {"proposed": {"psnr": 41.34, "ssim": 0.9969},
                                      "lmcsc": {"psnr": 40.44, "ssim": 0.9955}})
     rows = {line.split(" | ")[0].lstrip("| "): line for line in lines if line.startswith("| ")}

@@ -26,7 +26,7 @@ from hydra import compose, initialize_config_dir
 from jointsr import CONFIG_DIR
 from jointsr.data.datasets.cave import CAVE
 from jointsr.data.degradation import Bicubic
-from jointsr.data.imresize import imresize
+from jointsr.functional.imresize import imresize
 from jointsr.data.scenes import centre_crop, load_scene
 from jointsr.metrics.protocol import psnr
 
@@ -105,14 +105,9 @@ def main() -> int:
 
 
 def trace_densities(net, lr, guide) -> dict[str, float]:
-    """Density of every code state at every step, from the network's own trace if it has one
-    (``diagnostics``), else from the encoders' outputs and ``forward_steps`` codes."""
-    if hasattr(net, "diagnostics"):
-        return {k[len("density/"):]: v for k, v in net.diagnostics(lr, guide).items()
-                if k.startswith("density/")}
-    _, codes = net.forward_steps(lr, guide, all_steps=False, return_codes=True)
-    return {f"{state[0]}_{i}": float((c != 0).float().mean())
-            for state, steps in codes.items() for i, c in enumerate(steps)}
+    """Density of every code state at every step (the network's ``diagnostics``)."""
+    return {k[len("density/"):]: v for k, v in net.diagnostics(lr, guide).items()
+            if k.startswith("density/")}
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from jointsr import CONFIG_DIR
-from jointsr.data.imresize import imresize
+from jointsr.functional.imresize import imresize
 from jointsr.inspection.analysis import lesita_regimes, local_correlation
 from jointsr.inspection.cli import load_inputs
 from jointsr.inspection.trace import trace_network

@@ -16,7 +16,7 @@ import math
 import numpy as np
 import torch
 
-from jointsr.data.imresize import imresize
+from jointsr.functional.imresize import imresize
 from jointsr.errors import ConfigError
 
 __all__ = ["Bicubic", "Degradation", "GaussianBlur", "image_seed"]

@@ -7,10 +7,10 @@ from typing import Sequence
 
 import numpy as np
 
-from jointsr.data.color import rgb_to_y
+from jointsr.functional.color import rgb_to_y
 from jointsr.data.datasets import GuidedSRDataset
 from jointsr.data.degradation import Degradation, image_seed
-from jointsr.data.imresize import modcrop
+from jointsr.functional.imresize import modcrop
 from jointsr.errors import ConfigError
 
 

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from jointsr.data.imresize import imresize
+from jointsr.functional.imresize import imresize
 from jointsr.inspection.trace import Layer, NetworkTrace, Shrinkage
 from jointsr.metrics.protocol import psnr
 

@@ -22,7 +22,7 @@ from omegaconf import DictConfig
 
 from jointsr import CONFIG_DIR
 from jointsr.data.degradation import Bicubic
-from jointsr.data.imresize import modcrop
+from jointsr.functional.imresize import modcrop
 from jointsr.data.io import read_image
 from jointsr.errors import ConfigError, InputError, MissingFileError, check_writable_folder, reports_user_errors, \
     run_command

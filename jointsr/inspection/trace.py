@@ -1,8 +1,8 @@
 """One forward pass of a network with sparse codes, kept whole: :class:`NetworkTrace`.
 
 A network's ``diagnostics`` contract reports numbers (densities, thresholds); inspecting
-needs the codes themselves. :func:`trace_network` reads them through each network's public
-tracing call (``JointSR.trace``, ``LMCSC.forward_codes(trace=...)``) and rebuilds, from the
+needs the codes themselves. :func:`trace_network` reads them through the networks' public
+tracing call ``trace(lr, guide) -> (outputs, codes per state)`` and rebuilds, from the
 network's public modules, the input of every LeSITA shrinkage (its pre-activation ``u``, the
 side information ``s`` and ``mu``), checking that ``lesita(u, s, mu)`` gives back the traced
 code exactly as the network computed it.
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from jointsr.data.imresize import imresize
+from jointsr.functional.imresize import imresize
 from jointsr.errors import UserError
 from jointsr.models.blocks import ACSC, Threshold
 from jointsr.models.jointsr import JointSR
@@ -195,21 +195,20 @@ def _lesita_inputs(encoder: ACSC, signal: torch.Tensor,
 
 
 def _trace_lmcsc(net: LMCSC, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> NetworkTrace:
-    codes: dict[str, list[torch.Tensor]] = {}
-    output, finals = net.forward_codes(lr_target, hr_guide, trace=codes)
-    side = finals["guide"]
-    upsampled = imresize(lr_target, scale=net.scale)  # the target encoder's input, as in forward_codes
+    (output,), codes = net.trace(lr_target, hr_guide)
+    side = codes["z"][-1]  # the final guide code
+    upsampled = imresize(lr_target, scale=net.scale)  # the target encoder's input, as in LMCSC.forward
     inputs = _lesita_inputs(net.target_encoder, upsampled, codes["u"])
     shrinkages = [Shrinkage(f"u enc {t}", "z", value, side, mu, code)
                   for t, ((value, mu), code) in enumerate(zip(inputs, codes["u"]))]
     pairs = [(f"enc {t}", code, side) for t, code in enumerate(codes["u"])]
-    first_stage = net.dictionary(finals["target"])
+    first_stage = net.dictionary(codes["u"][-1])
     return NetworkTrace(
         network=type(net).__name__, output=output,
         states=[State("target", _encoder_labels(codes["u"])), State("guide", _encoder_labels(codes["z"])),
                 State("refine", _encoder_labels(codes["v"]))],
         shrinkages=shrinkages, pairs=pairs,
         reconstructions=[("stage 1", first_stage), ("output", output)],
-        atoms=net.dictionary.weight.detach().transpose(0, 1).cpu(), atom_code=finals["target"],
+        atoms=net.dictionary.weight.detach().transpose(0, 1).cpu(), atom_code=codes["u"][-1],
         guide_filters=net.guide_encoder.analysis.weight.detach().cpu(), guide_code=side,
         layers=_thresholds(net, ("target_encoder.",)))

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
-from jointsr.data.imresize import imresize
+from jointsr.functional.imresize import imresize
 from jointsr.errors import check_choice, check_int
-from jointsr.models.blocks import check_guided_inputs
+from jointsr.models.network import SRNetwork
 
 
-class Bicubic(nn.Module):
+class Bicubic(SRNetwork):
     """``x_hat = imresize(y, s, 'bicubic')``; the guide is checked and ignored."""
 
     def __init__(self, scale: int, guide_channels: int = 1) -> None:
@@ -19,5 +18,5 @@ class Bicubic(nn.Module):
         self.guide_channels = check_choice("model.net.guide_channels", guide_channels, (1, 3))
 
     def forward(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> torch.Tensor:
-        check_guided_inputs(lr_target, hr_guide, self.scale, self.guide_channels)
+        self.check_inputs(lr_target, hr_guide)
         return imresize(lr_target, out_shape=tuple(hr_guide.shape[-2:]))

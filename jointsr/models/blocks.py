@@ -8,12 +8,14 @@ fidelity, in the free ``S a`` or the factorised ``a - E(D a)`` form), a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from jointsr.functional.operators import conv_spectral_norm, operator_norm_sq
 from jointsr.models.ops import inverse_positive, lesita, positive, soft_threshold
 
 UpdateForm = Literal["free", "factorised"]
@@ -238,9 +240,26 @@ class ConvOperator:
         else:  # the geometry of conv_down / conv_up
             self.padding, self.output_padding = (stride + 1) // 2, stride % 2
 
+    @classmethod
+    def dictionary(cls, atoms: torch.Tensor, channels: int = 1) -> "ConvOperator":
+        """``Dz``: the atoms ``(1, k, K, K)`` on each of ``channels`` image channels, scaled by
+        ``1 / sqrt(channels)`` so that every atom keeps unit norm."""
+        return cls(atoms.expand(channels, -1, -1, -1) / channels ** 0.5)
+
+    @classmethod
+    def degradation(cls, atoms: torch.Tensor, scale: int) -> "ConvOperator":
+        """``H Dx``: the HR atoms ``(1, k, K, K)`` observed through the degradation, blurred by
+        an ``s x s`` box and sampled with stride ``s`` (:func:`degraded_dictionary`)."""
+        return cls(degraded_dictionary(atoms, scale), stride=scale)
+
     @property
     def channels(self) -> int:
         return self.weight.shape[1]
+
+    def adjoint_weight(self) -> torch.Tensor:
+        """The weight of ``A^T`` as the encoders apply it: a stride-1 :func:`conv` (the weight
+        transposed and flipped) or, for a strided ``A``, a :func:`conv_up` (the same weight)."""
+        return self.weight.transpose(0, 1).flip(-1, -2) if self.stride == 1 else self.weight
 
     def __call__(self, code: torch.Tensor) -> torch.Tensor:
         return F.conv2d(code, self.weight, stride=self.stride, padding=self.padding)
@@ -257,22 +276,9 @@ class ConvOperator:
         atoms = self.weight.transpose(0, 1)  # (k, c, P, P): each atom as a c-channel image
         return F.conv2d(atoms, atoms, padding=size - 1).transpose(0, 1)
 
-    @torch.no_grad()
     def norm_sq(self, grid: int = 64) -> float:
-        """``L = ||A||^2 = ||A A^T||``. ``A A^T`` maps the image grid to itself shift-invariantly
-        (for a stride-s ``A`` too), with the kernel ``sum_j w[., j] * w[., j]`` sampled every
-        ``s`` pixels: ``L`` is the peak over a ``grid x grid`` DFT of its largest eigenvalue."""
-        c, size, s = self.weight.shape[0], self.weight.shape[-1], self.stride
-        images = self.weight.to(torch.float64)  # (c, k, P, P)
-        auto = F.conv2d(images, images, padding=size - 1)  # (c, c, 2P-1, 2P-1): A A^T on the HR grid
-        centre = size - 1
-        offsets = torch.arange(centre % s, 2 * size - 1, s)  # HR offsets that are multiples of s
-        kernel = auto[:, :, offsets][:, :, :, offsets]
-        middle = int((centre - offsets[0]) // s)  # index of offset 0: remove its phase
-        spectrum = torch.fft.fft2(kernel, s=(grid, grid)).permute(2, 3, 0, 1)
-        phase = torch.exp(2j * torch.pi * torch.fft.fftfreq(grid, dtype=torch.float64) * middle)
-        spectrum = spectrum * (phase[:, None, None, None] * phase[None, :, None, None])
-        return float(torch.linalg.eigvalsh(spectrum).max())
+        """``L = ||A||^2`` (:func:`~jointsr.functional.operators.operator_norm_sq`)."""
+        return operator_norm_sq(self.weight, self.stride, grid)
 
     @torch.no_grad()
     def gram_kernel(self, support: int) -> torch.Tensor:
@@ -296,29 +302,6 @@ class ConvOperator:
 
 
 @torch.no_grad()
-def conv_spectral_norm(weight: torch.Tensor, grid: int = 32) -> float:
-    """Operator norm of the stride-1 convolution ``weight`` (out, in, K, K) on large images:
-    the peak over a ``grid x grid`` DFT of the largest singular value of its frequency
-    response (an ``out x in`` matrix per frequency). For a symmetric kernel such as
-    ``I - A^T A / L`` (``w[i, j](d) = w[j, i](-d)``) the centred response is Hermitian, and
-    half the frequencies (a real kernel's spectrum is conjugate-symmetric) and eigenvalues
-    suffice: milliseconds to a second for k = 64, where SVDs on the full grid took seconds.
-    The sampled peak is below the true one by < 1e-3 relative for K <= 13 at ``grid = 32``."""
-    weight = weight.detach().to(torch.float64)
-    symmetric = weight.shape[0] == weight.shape[1] and torch.allclose(
-        weight, weight.transpose(0, 1).flip(-1, -2), atol=1e-12)
-    if not symmetric:
-        spectrum = torch.fft.fft2(weight, s=(grid, grid)).permute(2, 3, 0, 1)
-        return float(torch.linalg.matrix_norm(spectrum, ord=2).max())
-    centre = weight.shape[-1] // 2
-    spectrum = torch.fft.rfft2(weight, s=(grid, grid)).permute(2, 3, 0, 1)  # (grid, grid//2+1, k, k)
-    rows = torch.exp(2j * torch.pi * torch.fft.fftfreq(grid, dtype=torch.float64) * centre)
-    cols = torch.exp(2j * torch.pi * torch.fft.rfftfreq(grid, dtype=torch.float64) * centre)
-    spectrum = spectrum * (rows[:, None, None, None] * cols[None, :, None, None])
-    return float(torch.linalg.eigvalsh(spectrum).abs().max())
-
-
-@torch.no_grad()
 def ista_update_weight(operator: ConvOperator, lipschitz: float, kernel_size: int) -> torch.Tensor:
     """The free form's ``S = I - A^T A / L`` as a stride-1 ``kernel_size`` convolution
     (k, k, K, K): the phase-averaged Gram (:meth:`ConvOperator.gram_kernel`) cropped to the
@@ -331,6 +314,51 @@ def ista_update_weight(operator: ConvOperator, lipschitz: float, kernel_size: in
         return weight
     # a cropped Gram: the sampled norm can be below the true one by < 1e-3, keep that margin
     return weight / (1.001 * norm)
+
+
+@dataclass
+class IstaStart:
+    """One ISTA step on the operator ``A`` of one modality, in the layouts of the modules it
+    initialises: the drive ``W = A^T / L`` (``L = ||A||^2``), the update (free form
+    ``S = I - A^T A / L`` (:func:`ista_update_weight`); factorised ``D = A``, ``E = A^T / L``,
+    exactly ISTA) and the threshold ``lambda / L``."""
+
+    operator: ConvOperator
+    lipschitz: float
+    analysis: torch.Tensor
+    free: torch.Tensor | None
+
+    @classmethod
+    def of(cls, operator: ConvOperator, free_kernel_size: int | None = None) -> "IstaStart":
+        """``free_kernel_size``: the kernel of the free form's ``S`` (None: factorised only)."""
+        lipschitz = operator.norm_sq()
+        free = None if free_kernel_size is None else ista_update_weight(operator, lipschitz, free_kernel_size)
+        return cls(operator, lipschitz, operator.adjoint_weight() / lipschitz, free)
+
+    @torch.no_grad()
+    def set_update(self, update: CodeUpdate) -> None:
+        if update.form == "free":
+            update.S.weight.copy_(self.free)
+            return
+        decoder = update.D[0] if isinstance(update.D, nn.Sequential) else update.D  # LMCSC's D-ReLU
+        decoder.weight.copy_(self.operator.weight)
+        update.E.weight.copy_(self.analysis)
+
+    @torch.no_grad()
+    def set_encoder(self, encoder: ACSC, lam: float) -> None:
+        """Every iteration of ``encoder`` one ISTA step with ``lambda = lam``."""
+        encoder.analysis.weight.copy_(self.analysis)
+        for update in encoder.updates:
+            self.set_update(update)
+        for threshold in encoder.thresholds:
+            threshold.reset(lam / self.lipschitz)
+
+    @torch.no_grad()
+    def set_step(self, update: CodeUpdate, drive: nn.Module, threshold: Threshold, lam: float) -> None:
+        """One recurrent step ``a <- shrink(update(a) + drive(x))`` one ISTA step."""
+        self.set_update(update)
+        drive.weight.copy_(self.analysis)
+        threshold.reset(lam / self.lipschitz)
 
 
 # --------------------------------------------------------------------------- input checks

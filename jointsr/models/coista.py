@@ -47,9 +47,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from jointsr.data.imresize import imresize
+from jointsr.functional.imresize import imresize
 from jointsr.errors import ConfigError, check_choice, check_int
-from jointsr.models.blocks import Threshold, check_guided_inputs, normalise_atoms_
+from jointsr.functional.operators import operator_norm_sq
+from jointsr.models.blocks import Threshold, normalise_atoms_
+from jointsr.models.network import SRNetwork
 from jointsr.models.ops import soft_threshold
 
 Init = Literal["ista", "random"]
@@ -92,7 +94,7 @@ class PatchISTA(nn.Module):
     @torch.no_grad()
     def reset_ista(self, dictionary: torch.Tensor, threshold_init: float) -> float:
         """``D_l = dictionary`` (d x n), ``P_l = We = D^T / L``, thresholds ``lambda / L``; returns L."""
-        lipschitz = float(torch.linalg.svdvals(dictionary)[0] ** 2)
+        lipschitz = operator_norm_sq(dictionary)
         analysis = (dictionary.T / lipschitz)[..., None, None]
         self.encoder.weight.copy_(analysis)
         for P in self.analysis:
@@ -104,7 +106,7 @@ class PatchISTA(nn.Module):
         return lipschitz
 
 
-class CoISTA(nn.Module):
+class CoISTA(SRNetwork):
     """Deep coupled ISTA on overlapping patches of the bicubic target and the guide.
 
     Args:
@@ -160,7 +162,6 @@ class CoISTA(nn.Module):
         self.scale, self.guide_channels = scale, guide_channels
         self.patch_size, self.atoms = patch_size, atoms
         self.patch_stride, self.eval_patch_stride = patch_stride, eval_patch_stride
-        self.step_weights: list[float] | None = None  # one output, loss on it only
         target_dim, guide_dim = patch_size ** 2, guide_channels * patch_size ** 2
 
         self.target_branch = PatchISTA(target_dim, atoms, layers, threshold_init)
@@ -229,7 +230,7 @@ class CoISTA(nn.Module):
     # ------------------------------------------------------------------ forward
     def forward(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> torch.Tensor:
         """``(B,1,h,w), (B,C,sh,sw) -> (B,1,sh,sw)``."""
-        check_guided_inputs(lr_target, hr_guide, self.scale, self.guide_channels)
+        self.check_inputs(lr_target, hr_guide)
         upsampled = imresize(lr_target, scale=self.scale)  # (B, 1, H, W)
         height, width = upsampled.shape[-2:]
         pad = (0, self._padding(width), 0, self._padding(height))

@@ -20,9 +20,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from jointsr.data.imresize import imresize
+from jointsr.functional.imresize import imresize
 from jointsr.errors import ConfigError, check_choice, check_int
-from jointsr.models.blocks import check_guided_inputs
+from jointsr.models.network import SRNetwork
 
 
 def _three_layer_cnn(in_channels: int, widths: tuple[int, int], kernels: tuple[int, int, int]
@@ -38,7 +38,7 @@ def _three_layer_cnn(in_channels: int, widths: tuple[int, int], kernels: tuple[i
     )
 
 
-class DJF(nn.Module):
+class DJF(SRNetwork):
     """Deep joint filtering on the bicubic-upsampled target and the HR guide.
 
     Args:
@@ -73,7 +73,6 @@ class DJF(nn.Module):
                               f"the image size")
         check_choice("model.net.residual", residual, (True, False))
         self.scale, self.guide_channels, self.residual = scale, guide_channels, residual
-        self.step_weights: list[float] | None = None  # one output, loss on it only
         branch_widths, fusion_widths = tuple(branch_widths), tuple(fusion_widths)
         kernel_sizes = tuple(kernel_sizes)
         self.target_branch = _three_layer_cnn(1, branch_widths, kernel_sizes)
@@ -82,7 +81,7 @@ class DJF(nn.Module):
 
     def forward(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> torch.Tensor:
         """``(B,1,h,w), (B,C,sh,sw) -> (B,1,sh,sw)``."""
-        check_guided_inputs(lr_target, hr_guide, self.scale, self.guide_channels)
+        self.check_inputs(lr_target, hr_guide)
         upsampled = imresize(lr_target, scale=self.scale)  # (B, 1, sH, sW)
         features = torch.cat([self.target_branch(upsampled), self.guide_branch(hr_guide)], dim=1)
         out = self.fusion(features)

@@ -18,7 +18,7 @@ convolutions: no interpolation anywhere.
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -28,17 +28,16 @@ from jointsr.models.blocks import (
     ACSC,
     CodeUpdate,
     ConvOperator,
+    IstaStart,
     Threshold,
     UpdateForm,
     bilinear_kernel,
-    check_guided_inputs,
     conv,
     conv_down,
     conv_up,
-    degraded_dictionary,
-    ista_update_weight,
     normalise_atoms_,
 )
+from jointsr.models.network import SRNetwork, threshold_summary
 from jointsr.models.ops import lesita
 
 Init = Literal["ista", "random"]
@@ -74,7 +73,7 @@ def _coupled_step(update: CodeUpdate, mu: Threshold, code: torch.Tensor, side: t
     return lesita(value, side, mu())
 
 
-class JointSR(nn.Module):
+class JointSR(SRNetwork):
     """Joint image super-resolution by an RNN with coupled convolutional sparse priors.
 
     Args:
@@ -92,8 +91,6 @@ class JointSR(nn.Module):
             initialised to bilinear interpolation, to the output; the dictionary then
             starts at zero, so the untrained network is that interpolation and ``Dx h``
             learns the residual.
-        deep_supervision: ``False`` (loss on the output only), ``True`` (equal weights on
-            the reconstruction of every RNN step) or a list of ``R`` weights.
         init: ``ista`` (unit-norm dictionary atoms, ``W = A^T / L``, ``S = I - A^T A / L``
             for ``A = Dz`` and ``A = H Dx``, thresholds ``threshold_init / L``; see
             :meth:`reset_ista`) or ``random`` (PyTorch default weights, thresholds
@@ -122,7 +119,6 @@ class JointSR(nn.Module):
         tied: bool = True,
         guide_update: bool = True,
         global_skip: bool = False,
-        deep_supervision: bool | Sequence[float] = False,
         init: Init = "ista",
         threshold_init: float = 0.05,
         seed: int = 0,
@@ -143,7 +139,6 @@ class JointSR(nn.Module):
         self.register_buffer("calibrated", torch.tensor(False))
         self.guide_channels, self.form, self.tied = guide_channels, form, tied
         self.guide_update_enabled = guide_update
-        self.step_weights = _step_weights(deep_supervision, R)
 
         n_iter = 1 if tied else max(T, 1)
         n_steps = 1 if tied else max(R, 1)
@@ -204,12 +199,13 @@ class JointSR(nn.Module):
 
     @torch.no_grad()
     def reset_ista(self, threshold_init: float, seed: int = 0) -> None:
-        """ISTA-consistent initialisation: every update is one ISTA step on its modality.
+        """ISTA-consistent initialisation: every update is one ISTA step on its modality
+        (:class:`~jointsr.models.blocks.IstaStart`).
 
         One random unit-norm HR dictionary ``Dx`` (k atoms of K x K) serves both modalities,
         so that the codes ``h`` and ``g`` are comparable, as LeSITA's coupling term
         ``|h - g|_1`` assumes. The guide's operator is ``A = Dz`` (the atoms on each guide
-        channel), the target's ``A = H Dx`` (:func:`degraded_dictionary`). For each,
+        channel), the target's ``A = H Dx`` (:meth:`ConvOperator.degradation`). For each,
         ``W = A^T / L`` (``L = ||A||^2``), the factorised update is ``D = A, E = A^T / L``
         (exactly ISTA), the free update ``S`` the shift-invariant ``I - A^T A / L`` closest to
         it, made non-expansive (:func:`ista_update_weight`), the thresholds ``lambda / L``.
@@ -217,41 +213,15 @@ class JointSR(nn.Module):
         generator = torch.Generator().manual_seed(seed)
         atoms = torch.randn(1, self.k, self.K, self.K, generator=generator)
         normalise_atoms_(atoms, atom_dim=1)  # Dx weight (1, k, K, K)
-        channels = self.guide_channels
-        guide = ConvOperator(atoms.expand(channels, -1, -1, -1) / channels ** 0.5)
-        target = ConvOperator(degraded_dictionary(atoms, self.scale), stride=self.scale)
-        guide_lip, target_lip = guide.norm_sq(), target.norm_sq()
-        # analysis weights W = A^T / L, in the layout of conv (guide) and conv_up (target)
-        guide_analysis = guide.weight.transpose(0, 1).flip(-1, -2) / guide_lip
-        target_analysis = target.weight / target_lip
-        guide_free = ista_update_weight(guide, guide_lip, self.free_kernel_size) if self.form == "free" else None
-        target_free = ista_update_weight(target, target_lip, self.free_kernel_size) if self.form == "free" else None
-
-        def set_update(update: CodeUpdate, free, operator: ConvOperator, analysis) -> None:
-            if update.form == "free":
-                update.S.weight.copy_(free)
-            else:
-                update.D.weight.copy_(operator.weight)
-                update.E.weight.copy_(analysis)
-
-        self.guide_encoder.analysis.weight.copy_(guide_analysis)
-        self.target_encoder.analysis.weight.copy_(target_analysis)
-        for update in self.guide_encoder.updates:
-            set_update(update, guide_free, guide, guide_analysis)
-        for update in self.target_encoder.updates:
-            set_update(update, target_free, target, target_analysis)
-        for threshold in self.guide_encoder.thresholds:
-            threshold.reset(threshold_init / guide_lip)
-        for threshold in self.target_encoder.thresholds:
-            threshold.reset(threshold_init / target_lip)
+        free_kernel = self.free_kernel_size if self.form == "free" else None
+        guide = IstaStart.of(ConvOperator.dictionary(atoms, self.guide_channels), free_kernel)  # A = Dz
+        target = IstaStart.of(ConvOperator.degradation(atoms, self.scale), free_kernel)         # A = H Dx
+        guide.set_encoder(self.guide_encoder, threshold_init)
+        target.set_encoder(self.target_encoder, threshold_init)
         for step in self.steps:
-            set_update(step.target_update, target_free, target, target_analysis)
-            step.target_drive.weight.copy_(target_analysis)
-            step.target_mu.reset(threshold_init / target_lip)
+            target.set_step(step.target_update, step.target_drive, step.target_mu, threshold_init)
             if step.guide_update is not None:
-                set_update(step.guide_update, guide_free, guide, guide_analysis)
-                step.guide_drive.weight.copy_(guide_analysis)
-                step.guide_mu.reset(threshold_init / guide_lip)
+                guide.set_step(step.guide_update, step.guide_drive, step.guide_mu, threshold_init)
         self.dictionary.weight.copy_(atoms)
         if self.skip is not None:
             self._reset_skip()
@@ -323,11 +293,7 @@ class JointSR(nn.Module):
             first = 1 if state in ("h", "g") else 0
             for i, code in enumerate(codes):
                 result[f"density/{state}{first + i}"] = float((code != 0).float().mean())
-        thresholds = [m() for m in self.modules() if isinstance(m, Threshold)]
-        if thresholds:
-            result["threshold/min"] = float(min(t.min() for t in thresholds))
-            result["threshold/mean"] = float(torch.cat([t.flatten() for t in thresholds]).mean())
-        return result
+        return {**result, **threshold_summary(self)}
 
     @torch.no_grad()
     def trace(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> tuple[list[torch.Tensor], dict[str, list[torch.Tensor]]]:
@@ -338,35 +304,34 @@ class JointSR(nn.Module):
         outputs = self._unroll(lr_target, hr_guide, all_steps=True, trace=trace)
         return outputs, trace
 
+    @property
+    def needs_calibration(self) -> bool:
+        return not bool(self.calibrated)
+
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # weights saved before thresholds were calibrated from data: already trained
         state_dict.setdefault(prefix + "calibrated", torch.tensor(True))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # ------------------------------------------------------------------ forward
-    def check_inputs(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> None:
-        check_guided_inputs(lr_target, hr_guide, self.scale, self.guide_channels)
-
     def forward(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> torch.Tensor:
         """``(B,1,h,w), (B,C,sh,sw) -> (B,1,sh,sw)``: the HR target estimate."""
         return self._unroll(lr_target, hr_guide, all_steps=False)[-1]
 
-    def forward_steps(self, lr_target: torch.Tensor, hr_guide: torch.Tensor,
-                      all_steps: bool = True, return_codes: bool = False):
-        """Reconstructions ``Dx h_r`` (every step when ``all_steps``, else only the last).
+    def forward_steps(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> list[torch.Tensor]:
+        """The reconstruction ``Dx h_r`` of every RNN step r = 1..R (``Dx u_T`` when R = 0)."""
+        return self._unroll(lr_target, hr_guide, all_steps=True)
 
-        With ``return_codes`` also returns ``{"target": [h_0..h_R], "guide": [g_0..g_R]}``,
-        the code maps of both states after the encoders and after every RNN step.
-        """
-        trace: dict[str, list[torch.Tensor]] | None = {} if return_codes else None
-        outputs = self._unroll(lr_target, hr_guide, all_steps=all_steps, trace=trace)
-        if not return_codes:
-            return outputs
+    @torch.no_grad()
+    def state_codes(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> dict[str, list[torch.Tensor]]:
+        """``{"target": [h_0..h_R], "guide": [g_0..g_R]}``: the code maps of both states after
+        the encoders and after every RNN step (a guide state not updated is repeated)."""
+        trace: dict[str, list[torch.Tensor]] = {}
+        self._unroll(lr_target, hr_guide, all_steps=False, trace=trace)
         codes = {"target": [trace["u"][-1], *trace["h"]], "guide": [trace["v"][-1]]}
-        guide_steps = trace["g"]
         for r in range(self.R):  # the guide state after step r (unchanged where not updated)
-            codes["guide"].append(guide_steps[r] if r < len(guide_steps) else codes["guide"][-1])
-        return outputs, codes
+            codes["guide"].append(trace["g"][r] if r < len(trace["g"]) else codes["guide"][-1])
+        return codes
 
     def _unroll(self, lr_target: torch.Tensor, hr_guide: torch.Tensor, all_steps: bool,
                 trace: dict[str, list[torch.Tensor]] | None = None,
@@ -454,15 +419,3 @@ def _check_arguments(*, scale: int, k: int, K: int, T: int, R: int, guide_channe
     for ok, name, value, allowed in checks:
         if not ok:
             raise ValueError(f"JointSR: {name}={value!r} is not allowed; {name} must be {allowed}")
-
-
-def _step_weights(deep_supervision: bool | Sequence[float], steps: int) -> list[float] | None:
-    """Loss weights of the per-step reconstructions, or None for the output only."""
-    if deep_supervision is False or deep_supervision is None or steps <= 1:
-        return None
-    if deep_supervision is True:
-        return [1.0 / steps] * steps
-    weights = [float(w) for w in deep_supervision]
-    if len(weights) != steps:
-        raise ValueError(f"deep_supervision needs one weight per RNN step ({steps}), got {weights}")
-    return weights

@@ -37,22 +37,23 @@ from typing import Literal
 import torch
 from torch import nn
 
-from jointsr.data.imresize import imresize
+from jointsr.functional.imresize import imresize
 from jointsr.errors import ConfigError, check_choice, check_int
 from jointsr.models.blocks import (
     ACSC,
     CodeUpdate,
     Threshold,
-    check_guided_inputs,
     conv,
     ConvOperator,
+    IstaStart,
     normalise_atoms_,
 )
+from jointsr.models.network import SRNetwork, threshold_summary
 
 Init = Literal["ista", "gaussian"]
 
 
-class LMCSC(nn.Module):
+class LMCSC(SRNetwork):
     """Learned multimodal convolutional sparse coding, residual version with ACSC refinement.
 
     Args:
@@ -98,7 +99,6 @@ class LMCSC(nn.Module):
             if not value > 0:
                 raise ConfigError(f"{key}={value!r} is out of range: it must be a number > 0")
         self.scale, self.guide_channels, self.k, self.K = scale, guide_channels, k, K
-        self.step_weights: list[float] | None = None  # one output, loss on it only
 
         def updates(channels: int, iterations: int, relu: bool = False) -> nn.ModuleList:
             def decoder() -> nn.Module:
@@ -148,59 +148,43 @@ class LMCSC(nn.Module):
         atoms = torch.randn(1, k, K, K, generator=generator, dtype=torch.float64)
         normalise_atoms_(atoms, atom_dim=1)  # weight (1, k, K, K) of D: k -> 1
 
-        # The guide dictionary repeats the atoms on each guide channel.
-        guide_dict = atoms.expand(self.guide_channels, k, K, K) / self.guide_channels ** 0.5
-        lip_z, lip_y = ConvOperator(guide_dict).norm_sq(), ConvOperator(atoms).norm_sq()
-        guide_analysis = guide_dict.transpose(0, 1).flip(-1, -2) / lip_z  # (k, C, K, K)
-        target_analysis = atoms.transpose(0, 1).flip(-1, -2) / lip_y      # (k, 1, K, K)
-
-        def set_encoder(encoder: nn.Module, dictionary: torch.Tensor, analysis: torch.Tensor,
-                        lip: float) -> None:
-            encoder.analysis.weight.copy_(analysis)
-            for update in encoder.updates:
-                decoder = update.D[0] if isinstance(update.D, nn.Sequential) else update.D
-                decoder.weight.copy_(dictionary)
-                update.E.weight.copy_(analysis)
-            for threshold in encoder.thresholds:
-                threshold.reset(threshold_init / lip)
-
-        set_encoder(self.guide_encoder, guide_dict, guide_analysis, lip_z)
-        set_encoder(self.target_encoder, atoms, target_analysis, lip_y)
-        set_encoder(self.refine_encoder, atoms, target_analysis, lip_y)
+        guide = IstaStart.of(ConvOperator.dictionary(atoms, self.guide_channels))  # the atoms on each channel
+        target = IstaStart.of(ConvOperator(atoms))
+        guide.set_encoder(self.guide_encoder, threshold_init)
+        target.set_encoder(self.target_encoder, threshold_init)
+        target.set_encoder(self.refine_encoder, threshold_init)
         self.dictionary.weight.copy_(atoms)
         self.refine_dictionary.weight.zero_()  # start as bicubic, learn the residual
 
     # ------------------------------------------------------------------ forward
     def forward(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> torch.Tensor:
         """``(B,1,h,w), (B,C,sh,sw) -> (B,1,sh,sw)``."""
-        return self.forward_codes(lr_target, hr_guide)[0]
+        return self._run(lr_target, hr_guide)
 
-    def forward_codes(self, lr_target: torch.Tensor, hr_guide: torch.Tensor,
-                      trace: dict[str, list[torch.Tensor]] | None = None
-                      ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """The output and the final code of each encoder (``guide``, ``target``, ``refine``);
-        ``trace`` collects every iteration's code of each (``z``, ``u``, ``v``)."""
-        check_guided_inputs(lr_target, hr_guide, self.scale, self.guide_channels)
-        if trace is not None:
-            trace.update(z=[], u=[], v=[])
+    @torch.no_grad()
+    def trace(self, lr_target: torch.Tensor, hr_guide: torch.Tensor
+              ) -> tuple[list[torch.Tensor], dict[str, list[torch.Tensor]]]:
+        """The output (a list of one, as :meth:`JointSR.trace`) and every iteration's code of
+        each encoder: ``z`` (guide), ``u`` (target, LeSITA with the final ``z`` as side
+        information), ``v`` (refinement); the last of each is that encoder's final code."""
+        trace: dict[str, list[torch.Tensor]] = {"z": [], "u": [], "v": []}
+        return [self._run(lr_target, hr_guide, trace)], trace
+
+    def _run(self, lr_target: torch.Tensor, hr_guide: torch.Tensor,
+             trace: dict[str, list[torch.Tensor]] | None = None) -> torch.Tensor:
+        self.check_inputs(lr_target, hr_guide)
         upsampled = imresize(lr_target, scale=self.scale)   # (B, 1, sH, sW)
         guide_code = self.guide_encoder(hr_guide, trace=None if trace is None else trace["z"])  # Z: (B, k, sH, sW)
         target_code = self.target_encoder(upsampled, guide_code, trace=None if trace is None else trace["u"])  # U
         first = self.dictionary(target_code)                # out: (B, 1, sH, sW)
         refine_code = self.refine_encoder(first, trace=None if trace is None else trace["v"])  # V
-        output = self.refine_dictionary(refine_code) + upsampled
-        return output, {"guide": guide_code, "target": target_code, "refine": refine_code}
+        return self.refine_dictionary(refine_code) + upsampled
 
     @torch.no_grad()
     def diagnostics(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> dict[str, float]:
         """Density of every encoder's code per iteration (``density/z0..`` guide, ``u``
         target with LeSITA, ``v`` refinement) and the smallest and mean threshold."""
-        trace: dict[str, list[torch.Tensor]] = {}
-        self.forward_codes(lr_target, hr_guide, trace=trace)
+        _, trace = self.trace(lr_target, hr_guide)
         result = {f"density/{state}{i}": float((code != 0).float().mean())
                   for state, codes in trace.items() for i, code in enumerate(codes)}
-        thresholds = [t() for t in self._thresholds(self.guide_encoder, self.target_encoder,
-                                                     self.refine_encoder)]
-        result["threshold/min"] = float(min(t.min() for t in thresholds))
-        result["threshold/mean"] = float(torch.cat([t.flatten() for t in thresholds]).mean())
-        return result
+        return {**result, **threshold_summary(self)}

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from jointsr.errors import ConfigError, check_choice, check_int
-from jointsr.models.blocks import check_guided_inputs
+from jointsr.models.network import SRNetwork
 
 # (kernel, stride, padding) of the LR <-> HR projections, per scale.
 PROJECTIONS: dict[int, tuple[int, int, int]] = {s: (s + 4, s, 2) for s in (2, 4, 8, 16)}
@@ -81,7 +81,7 @@ class FeedbackBlock(nn.Module):
         return self.compress_out(torch.cat(low[1:], dim=1))  # (B, F, h, w)
 
 
-class SRFBN(nn.Module):
+class SRFBN(SRNetwork):
     """Super-resolution feedback network, single image (SRFBN: F=64, G=6; SRFBN-S: F=32, G=3).
 
     Args:
@@ -89,7 +89,8 @@ class SRFBN(nn.Module):
         guide_channels: channels of the (ignored) guide, for input validation only.
         num_features: ``F``.
         num_groups: ``G``, projection groups in the feedback block.
-        num_steps: ``T``, unrolled feedback steps; every step's output is supervised.
+        num_steps: ``T``, unrolled feedback steps (:meth:`forward_steps`; the paper supervises
+            every step: ``model.step_weights=uniform`` in conf/model/srfbn.yaml).
     """
 
     def __init__(self, scale: int, guide_channels: int = 1, num_features: int = 64,
@@ -102,7 +103,6 @@ class SRFBN(nn.Module):
         for key, value in (("num_features", num_features), ("num_groups", num_groups), ("num_steps", num_steps)):
             check_int(f"model.net.{key}", value, 1)
         self.scale, self.guide_channels, self.num_steps = scale, guide_channels, num_steps
-        self.step_weights: list[float] | None = [1.0 / num_steps] * num_steps  # L1 on all steps
         f, projection = num_features, PROJECTIONS[scale]
         self.conv_in = _conv_prelu(1, 4 * f, 3)
         self.feat_in = _conv_prelu(4 * f, f, 1)
@@ -116,7 +116,7 @@ class SRFBN(nn.Module):
 
     def forward_steps(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> list[torch.Tensor]:
         """The HR predictions of all ``T`` steps; the guide is not used."""
-        check_guided_inputs(lr_target, hr_guide, self.scale, self.guide_channels)
+        self.check_inputs(lr_target, hr_guide)
         interpolated = F.interpolate(lr_target, scale_factor=self.scale, mode="bilinear",
                                      align_corners=False)  # (B, 1, sH, sW)
         lr_features = self.feat_in(self.conv_in(lr_target))  # (B, F, h, w)

@@ -21,8 +21,6 @@ from jointsr.paper_results import model_title
 from jointsr.report.runs import Run, format_value, parse_overrides
 from jointsr.stats import Interval, Spread, bootstrap_interval, paired_t_interval, spread
 
-#: our models in the order of the paper's tables (others after them, alphabetically)
-MODEL_ORDER = ("bicubic", "srfbn_s", "srfbn", "djf", "coista", "lmcsc", "jointsr_paper", "jointsr")
 #: override keys that never make a configuration (exact keys, and prefixes ending in ".")
 NOT_A_CONFIGURATION = ("seed", "data", "scale", "logger", "skip_done", "launcher", "experiment_name", "tags",
                        "hydra.", "paths.")
@@ -149,7 +147,16 @@ def configurations(runs: list[Run]) -> list[Configuration]:
         groups[identity].runs.append(run)
     result = list(groups.values())
     label_configurations(result)
-    return sorted(result, key=_order)
+    ranks = launch_order(finished)
+    return sorted(result, key=lambda config: _order(config, ranks))
+
+
+def launch_order(runs: list[Run]) -> dict[str, int]:
+    """Each model's rank in the order its runs were launched: within a sweep its job numbers
+    (``hydra.job.num``: ``-m model=a,b,c`` keeps that order), across sweeps and single runs
+    the folders' names (Hydra's are dated)."""
+    launched = sorted(runs, key=lambda run: (str(run.path.parent), run.job is None, run.job or 0, str(run.path)))
+    return {model: rank for rank, model in enumerate(dict.fromkeys(run.model for run in launched))}
 
 
 def _configured_value(run: Run, key: str) -> str | None:
@@ -184,10 +191,11 @@ def varying_keys(configs: list[Configuration]) -> list[str]:
     return [key for key in keys if len({config.values.get(key) for config in configs}) > 1]
 
 
-def _order(config: Configuration) -> tuple:
-    model_rank = MODEL_ORDER.index(config.model) if config.model in MODEL_ORDER else len(MODEL_ORDER)
+def _order(config: Configuration, ranks: dict[str, int]) -> tuple:
+    """The reference (a model without parameters) first, then the models as launched, each
+    model's configurations by their values (numbers numerically)."""
     numeric = tuple((0, float(v), "") if _is_number(v) else (1, 0.0, v) for v in config.values.values())
-    return model_rank, config.model, numeric, config.label
+    return not config.seed_independent, ranks.get(config.model, len(ranks)), config.model, numeric, config.label
 
 
 def _is_number(text: str) -> bool:

@@ -57,6 +57,7 @@ class Run:
     grid: Path | None = None
     params: int | None = None
     error: str | None = None              # why the folder could not be read
+    job: int | None = None                # hydra.job.num: the job's place in its sweep
     budget: dict | None = None            # {"steps", "minutes"} of training behind the tested weights
 
     @property
@@ -206,8 +207,11 @@ def read_run(path: Path) -> Run:
     if (path / HYDRA_OVERRIDES).is_file():
         run.overrides = [str(o) for o in OmegaConf.load(path / HYDRA_OVERRIDES)]
     if (path / HYDRA_RUNTIME).is_file():
-        choices = OmegaConf.select(OmegaConf.load(path / HYDRA_RUNTIME), "hydra.runtime.choices", default=None)
+        runtime = OmegaConf.load(path / HYDRA_RUNTIME)
+        choices = OmegaConf.select(runtime, "hydra.runtime.choices", default=None)
         run.choices = OmegaConf.to_container(choices) if choices is not None else {}
+        job = OmegaConf.select(runtime, "hydra.job.num", default=None)
+        run.job = int(job) if isinstance(job, int) and not isinstance(job, bool) else None
     if (path / TEST_METRICS).is_file():
         run.document = _checked_document(json.loads((path / TEST_METRICS).read_text()), path / TEST_METRICS)
     run.curve = read_curve(path / METRICS_CSV)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from jointsr.data.degradation import Bicubic, GaussianBlur, image_seed
-from jointsr.data.imresize import imresize
+from jointsr.functional.imresize import imresize
 from jointsr.data.scenes import load_scene
 
 from data_helpers import write_tiny_set

@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from conftest import compose_config, require_data
-from jointsr.data.imresize import imresize
+from jointsr.functional.imresize import imresize
 from jointsr.metrics.protocol import psnr
 from jointsr.train import train
 from jointsr.utils.run import build_model
@@ -81,11 +81,13 @@ def _fit(module, batch: dict, steps: int) -> None:
     trainer.fit(module, train_dataloaders=DataLoader([dict(batch, name="crops")] * steps, batch_size=None))
 
 
-def _step_psnrs(net, batch: dict) -> list[float]:
-    """PSNR of every supervised output (every feedback step of SRFBN), the last one last."""
+def _step_psnrs(module, batch: dict) -> list[float]:
+    """PSNR of every supervised output (every feedback step of SRFBN: its step_weights), the
+    last one last."""
+    net = module.net
     with torch.no_grad():
         net.eval()
-        outputs = net.forward_steps(batch["lr"], batch["guide"]) if getattr(net, "step_weights", None) \
+        outputs = net.forward_steps(batch["lr"], batch["guide"]) if module.step_weights \
             else [net(batch["lr"], batch["guide"])]
         net.train()
     return [_mean_psnr(output, batch["hr"]) for output in outputs]
@@ -106,9 +108,9 @@ def test_every_model_learns_its_training_crops(model, training_crops, tmp_path):
     module = build_model(cfg.model)
     batch = training_crops
     bicubic = _mean_psnr(imresize(batch["lr"], scale=4), batch["hr"])
-    start = _step_psnrs(module.net, batch)
+    start = _step_psnrs(module, batch)
     _fit(module, batch, steps)
-    fitted = _step_psnrs(module.net, batch)
+    fitted = _step_psnrs(module, batch)
     report = f"{model}: {', '.join(f'{a:.2f}' for a in start)} -> {', '.join(f'{b:.2f}' for b in fitted)} dB " \
              f"after {steps} steps; bicubic {bicubic:.2f} dB"
     if floor == "bicubic":

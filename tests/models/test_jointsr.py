@@ -84,7 +84,7 @@ def test_last_guide_update_is_not_built_or_computed():
     net = JointSR(scale=2, R=1, **SMALL)
     assert net.steps[0].guide_update is None
     lr, guide = inputs(2)
-    _, codes = net.forward_steps(lr, guide, return_codes=True)
+    codes = net.state_codes(lr, guide)
     assert codes["guide"][0] is codes["guide"][1]  # the guide state stays v_T
 
 
@@ -92,10 +92,10 @@ def test_guide_update_off_keeps_the_side_information_fixed():
     net = JointSR(scale=2, R=3, guide_update=False, **SMALL)
     assert all(step.guide_update is None for step in net.steps)
     lr, guide = inputs(2)
-    _, codes = net.forward_steps(lr, guide, return_codes=True)
+    codes = net.state_codes(lr, guide)
     assert all(g is codes["guide"][0] for g in codes["guide"])
     on = JointSR(scale=2, R=3, guide_update=True, **SMALL)
-    _, codes_on = on.forward_steps(lr, guide, return_codes=True)
+    codes_on = on.state_codes(lr, guide)
     assert not torch.equal(codes_on["guide"][0], codes_on["guide"][-1])
 
 
@@ -118,16 +118,13 @@ def test_guide_influences_the_output_when_coupled():
     assert not torch.allclose(net(lr, guide), net(lr, torch.zeros_like(guide)))
 
 
-def test_deep_supervision_returns_every_step():
-    net = JointSR(scale=2, R=3, deep_supervision=True, **SMALL)
-    assert net.step_weights == pytest.approx([1 / 3] * 3)
+def test_forward_steps_returns_every_rnn_step_the_output_last():
+    net = JointSR(scale=2, R=3, **SMALL)
     lr, guide = inputs(2)
     outs = net.forward_steps(lr, guide)
-    assert len(outs) == 3
+    assert isinstance(outs, list) and len(outs) == 3
     torch.testing.assert_close(outs[-1], net(lr, guide))
-    assert JointSR(scale=2, R=3, deep_supervision=[0.2, 0.3, 0.5], **SMALL).step_weights == [0.2, 0.3, 0.5]
-    with pytest.raises(ValueError, match="one weight per RNN step"):
-        JointSR(scale=2, R=3, deep_supervision=[1.0], **SMALL)
+    assert len(JointSR(scale=2, R=0, **SMALL).forward_steps(lr, guide)) == 1  # Dx u_T alone
 
 
 def test_global_skip_starts_as_bilinear_interpolation():
@@ -164,7 +161,7 @@ def test_random_init_differs_and_is_seeded():
 
 
 def test_gradients_are_finite():
-    net = JointSR(scale=4, R=2, tied=False, deep_supervision=True, **SMALL)
+    net = JointSR(scale=4, R=2, tied=False, **SMALL)
     lr, guide = inputs(4)
     sum(o.square().mean() for o in net.forward_steps(lr, guide)).backward()
     grads = [p.grad for p in net.parameters() if p.requires_grad]

@@ -144,7 +144,7 @@ def test_network_states_and_outputs_equal_the_equations(case):
     expected_outputs, expected = reference(net, y, z)
     with torch.no_grad():
         outputs, trace = net.trace(y, z)
-        steps = net.forward_steps(y, z, all_steps=True)
+        steps = net.forward_steps(y, z)
         final = net(y, z)
 
     assert [len(trace[key]) for key in "uvhg"] == [3, 3, 3, 2 if case["guide_update"] else 0]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from jointsr.data.color import rgb_to_y
+from jointsr.functional.color import rgb_to_y
 
 
 @pytest.mark.parametrize(

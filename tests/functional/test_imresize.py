@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from jointsr.data.imresize import imresize, modcrop, resize_matrix
+from jointsr.functional.imresize import imresize, modcrop, resize_matrix
 
 
 def _cubic(x: float) -> float:
