@@ -93,6 +93,7 @@ class SRModule(L.LightningModule):
         self.calibration_patches = calibration_patches
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
         self.model_cfg: dict | None = None  # set by the entry points; stored in checkpoints
+        self.data_record: dict | None = None  # set by jointsr-train; stored in checkpoints
         self.test_results: list[dict] = []
         self._val_results: list[dict] = []
 
@@ -257,3 +258,5 @@ class SRModule(L.LightningModule):
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["jointsr"] = {"model_cfg": self.model_cfg, "name": self.name}
+        if self.data_record is not None:  # what jointsr-eval tests on by default
+            checkpoint["jointsr"]["data"] = self.data_record

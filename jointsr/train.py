@@ -13,10 +13,10 @@ from omegaconf import DictConfig
 
 from jointsr.errors import ConfigError, check_writable_folder, reports_user_errors, run_command
 from jointsr.sweep_guard import check_same_config, record_config
-from jointsr.evaluation import format_table, test_metrics, write_csv_atomic, write_json_atomic
+from jointsr.evaluation import bicubic_reference, format_table, test_metrics, write_csv_atomic, write_json_atomic
 from jointsr.utils.callbacks import training_minutes
 from jointsr.utils.checkpoint import check_training_checkpoint
-from jointsr.utils.run import build_model, closing_trackers, instantiate_group, set_threads
+from jointsr.utils.run import build_model, closing_trackers, data_record, instantiate_group, set_threads
 
 log = logging.getLogger("jointsr")
 
@@ -43,6 +43,7 @@ def train(cfg: DictConfig) -> float | None:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     log.info("seed %d", cfg.seed)
     model = build_model(cfg.model)
+    model.data_record = data_record(cfg, datamodule.name)
     resume, restored_step = _resume_from(cfg, output_dir, model.model_cfg)
     # Lightning's CSV logger deletes an existing metrics.csv: keep the killed run's rows
     earlier_rows = _rows_before(output_dir / "csv" / "metrics.csv", restored_step)
@@ -90,6 +91,8 @@ def train(cfg: DictConfig) -> float | None:
             document = test_metrics(model.name, datamodule.name, cfg.scale, model.test_results,
                                     rmse_unit=datamodule.rmse_unit, rmse_scales=datamodule.rmse_scales(),
                                     training=training)
+            if model.name != "bicubic":  # the baseline beside every result (cached per dataset and scale)
+                document["bicubic"] = bicubic_reference(datamodule, cfg.paths.get("cache_dir"))
             write_json_atomic(done, document)
             log.info("test of %s:\n%s", best or "the final weights", format_table(document))
     return metric

@@ -56,6 +56,26 @@ def load_checkpoint_model(ckpt_path: str | Path, expected_scale: int | None = No
     return model
 
 
+def data_record(cfg: DictConfig, dataset_name: str | None = None) -> dict:
+    """What a checkpoint records about the data it was trained on: the ``data=`` config it was
+    composed from, the dataset's name, the guide channels, the degradation (resolved) and the
+    scale. ``jointsr-eval`` tests on this dataset unless ``data=`` is given explicitly."""
+    from hydra.core.hydra_config import HydraConfig
+
+    choice = HydraConfig.get().runtime.choices.get("data") if HydraConfig.initialized() else None
+    data = OmegaConf.to_container(cfg.data, resolve=True)
+    return {"config": choice, "name": dataset_name, "guide_channels": int(data["guide_channels"]),
+            "degradation": data.get("degradation"), "scale": int(cfg.scale)}
+
+
+def recorded_data(path: str | Path) -> dict | None:
+    """The data record (:func:`data_record`) a checkpoint holds, or None (written before
+    checkpoints recorded their data). The file is read safely."""
+    stored = load_checkpoint(path).get("jointsr")
+    record = stored.get("data") if isinstance(stored, dict) else None
+    return record if isinstance(record, dict) and record.get("config") else None
+
+
 @contextlib.contextmanager
 def closing_trackers(loggers: list) -> Iterator[None]:
     """Always finish the experiment trackers, so a multirun never logs two jobs into one run."""
