@@ -12,8 +12,8 @@ from omegaconf import DictConfig, open_dict
 
 from jointsr.errors import ConfigError, MissingFileError, check_writable_folder, reports_user_errors, run_command
 from jointsr.evaluation import bicubic_reference, format_table, test_metrics, write_csv_atomic, write_json_atomic
-from jointsr.utils.run import (build_model, closing_trackers, instantiate_group, load_checkpoint_model,
-                               recorded_data, set_threads)
+from jointsr.utils.run import (build_model, build_trainer, closing_trackers, instantiate_group,
+                               load_checkpoint_model, recorded_data, set_threads)
 
 log = logging.getLogger("jointsr")
 
@@ -36,7 +36,7 @@ def evaluate(cfg: DictConfig) -> dict:
             raise ConfigError(f"model={model.name} has trainable parameters: pass ckpt_path=<a checkpoint "
                               f"of jointsr-train> (untrained weights would give meaningless numbers)")
     loggers = instantiate_group(cfg.get("logger"))
-    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=[])
+    trainer = build_trainer(cfg.trainer, val_check_interval=1, logger=loggers or False, callbacks=[])
     with closing_trackers(loggers):
         datamodule.prepare_data()  # dataset files against their checksums, where known
         datamodule.setup("test")  # every test image decoded before the first one is tested
@@ -76,8 +76,8 @@ def evaluate_curve(cfg: DictConfig) -> dict:
     datamodule.prepare_data()
     datamodule.setup("test")
     output = Path(cfg.paths.output_dir)
-    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=False, callbacks=[],
-                                                 enable_progress_bar=False, enable_model_summary=False)
+    trainer = build_trainer(cfg.trainer, val_check_interval=1, logger=False, callbacks=[],
+                            enable_progress_bar=False, enable_model_summary=False)
     rows = []
     for index, (minutes, step, path, model) in enumerate(models, 1):
         trainer.test(model, datamodule=datamodule, verbose=False)

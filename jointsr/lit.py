@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from jointsr.data.imresize import imresize
+from jointsr.errors import check_choice
 from jointsr.evaluation import mean_metrics
 from jointsr.metrics.protocol import evaluate_pair
 from jointsr.models.blocks import Threshold
@@ -84,8 +85,8 @@ class SRModule(L.LightningModule):
         calibration_patches: int = 128,
     ) -> None:
         super().__init__()
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+        check_choice("model.loss", loss, sorted(LOSSES))
+        check_choice("model.scheduler_interval", scheduler_interval, ("step", "epoch"))
         self.net, self.name, self.loss_name = net, name, loss
         self.loss_fn = LOSSES[loss]
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler

@@ -16,7 +16,8 @@ from jointsr.sweep_guard import check_same_config, record_config
 from jointsr.evaluation import bicubic_reference, format_table, test_metrics, write_csv_atomic, write_json_atomic
 from jointsr.utils.callbacks import training_minutes
 from jointsr.utils.checkpoint import check_training_checkpoint
-from jointsr.utils.run import build_model, closing_trackers, data_record, instantiate_group, set_threads
+from jointsr.utils.run import (build_model, build_trainer, closing_trackers, data_record, instantiate_group,
+                               set_threads)
 
 log = logging.getLogger("jointsr")
 
@@ -49,7 +50,7 @@ def train(cfg: DictConfig) -> float | None:
     earlier_rows = _rows_before(output_dir / "csv" / "metrics.csv", restored_step)
     loggers = instantiate_group(cfg.get("logger"))
     callbacks = instantiate_group(cfg.get("callbacks"))
-    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
+    trainer = build_trainer(cfg.trainer, logger=loggers or False, callbacks=callbacks)
 
     with closing_trackers(loggers):
         start = time.perf_counter()
@@ -78,6 +79,9 @@ def train(cfg: DictConfig) -> float | None:
         else:
             log.info("model %s has no parameters: nothing to fit", model.name)
         metric = _monitored(trainer, cfg.monitor)
+        if model.has_parameters and metric is None:
+            log.warning("no validation ran, so there is no %s and no best checkpoint: lower "
+                        "trainer.val_check_interval (auto validates 10 times over the budget)", cfg.monitor)
         if cfg.get("test") and trainer.is_global_zero:
             best = _best_checkpoint(trainer) if model.has_parameters and tested == "best" else None
             if training is not None:  # the budget behind the tested weights, beside the numbers
@@ -85,8 +89,8 @@ def train(cfg: DictConfig) -> float | None:
             tester = trainer
             if trainer.world_size > 1:
                 # Test on one device: every image once, all per-image rows in this process.
-                tester = hydra.utils.instantiate(cfg.trainer, devices=1, num_nodes=1, strategy="auto",
-                                                 logger=loggers or False, callbacks=[])
+                tester = build_trainer(cfg.trainer, val_check_interval=1, devices=1, num_nodes=1,
+                                       strategy="auto", logger=loggers or False, callbacks=[])
             tester.test(model, datamodule=datamodule, ckpt_path=best, weights_only=True)
             document = test_metrics(model.name, datamodule.name, cfg.scale, model.test_results,
                                     rmse_unit=datamodule.rmse_unit, rmse_scales=datamodule.rmse_scales(),

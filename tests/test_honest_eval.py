@@ -141,3 +141,56 @@ def test_score_refuses_images_of_different_sizes(tmp_path, capsys, monkeypatch):
     pred_path, gt_path, prediction, _ = _pair(tmp_path)
     small = write_image(tmp_path / "small.png", prediction[:40, :40], bits=16)
     assert_user_error(run_main("score", [str(small), str(gt_path)], capsys, monkeypatch), "small.png", "40x40")
+
+
+def _feathers(folder: Path) -> tuple[Path, Path, np.ndarray]:
+    """A real CAVE HR crop (640 nm band) and its RGB guide, as files; the band as read."""
+    from PIL import Image
+
+    data = require_data("cave") / "feathers"
+    band = read_image(data / "feathers_ms_25.png")[100:182, 120:222]  # 102x82: not a multiple of 4
+    truth = write_image(folder / "feathers_hr.png", band, bits=16)
+    rgb = np.asarray(Image.open(data / "feathers_RGB.bmp"))[100:182, 120:222]
+    guide = folder / "feathers_rgb.png"
+    Image.fromarray(rgb).save(guide)
+    return truth, guide, read_image(truth)
+
+
+def test_predict_simulate_prints_the_protocols_psnr(cave_run, tmp_path, capsys, monkeypatch):
+    """simulate=HR: modcrop, MATLAB bicubic x1/4, super-resolve, PSNR/SSIM against the HR image;
+    written out here with the protocol's functions, step by step."""
+    from jointsr.data.color import rgb_to_y
+    from jointsr.utils.run import load_checkpoint_model
+
+    truth_path, guide_path, band = _feathers(tmp_path)
+    ckpt = cave_run / "checkpoints" / "last.ckpt"
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    result = run_main("predict", [f"ckpt_path={ckpt}", f"simulate={truth_path}", f"guide={guide_path}",
+                                  "device=cpu"], capsys, monkeypatch)
+    assert result.code == 0, result.err[-2000:]
+    hr = band[:80, :100]  # modcrop to x4
+    lr = imresize(torch.from_numpy(hr.astype(np.float64)), scale=0.25).float()[None, None]
+    guide = torch.from_numpy(rgb_to_y(read_image(guide_path)[:80, :100]))[None, None].float()
+    net = load_checkpoint_model(ckpt).net.eval()
+    with torch.inference_mode():
+        prediction = net(lr, guide).clamp(0, 1)[0, 0].numpy()
+    ours = evaluate_pair(prediction, hr)
+    bicubic = evaluate_pair(imresize(lr, out_shape=hr.shape)[0, 0].numpy(), hr)
+    line = next(line for line in result.out.splitlines() if "PSNR" in line)
+    assert f"PSNR {ours['psnr']:.2f} dB, SSIM {ours['ssim']:.4f}" in line, line
+    assert f"bicubic {bicubic['psnr']:.2f} dB" in line, line
+    assert list(work.iterdir()) == []  # no out=: nothing written, no logs/ folder
+
+
+def test_predict_writes_only_its_output(cave_run, tmp_path, capsys, monkeypatch):
+    truth_path, guide_path, _ = _feathers(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    result = run_main("predict", [f"ckpt_path={cave_run / 'checkpoints' / 'last.ckpt'}", f"simulate={truth_path}",
+                                  f"guide={guide_path}", "out=sr.png", "device=cpu"], capsys, monkeypatch)
+    assert result.code == 0, result.err[-2000:]
+    assert sorted(p.name for p in work.rglob("*")) == ["sr.png"]
+    assert read_image(work / "sr.png").shape == (80, 100)

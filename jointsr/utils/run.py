@@ -26,6 +26,19 @@ def instantiate_group(cfg: DictConfig | None) -> list:
             if isinstance(entry, DictConfig) and "_target_" in entry]
 
 
+def build_trainer(trainer_cfg: DictConfig, **kwargs) -> L.Trainer:
+    """The Lightning trainer of ``trainer_cfg`` with its validation interval fitted to the run's
+    budget (:func:`~jointsr.utils.callbacks.validation_interval`; a note is logged when it
+    differs from the configured one); ``kwargs`` override the config (loggers, callbacks)."""
+    from jointsr.utils.callbacks import validation_interval
+
+    interval, note = validation_interval(trainer_cfg.get("val_check_interval", "auto"), trainer_cfg.get("max_steps"),
+                                         trainer_cfg.get("max_time"))
+    if note and "val_check_interval" not in kwargs:
+        log.warning(note)
+    return hydra.utils.instantiate(trainer_cfg, **{"val_check_interval": interval, **kwargs})
+
+
 def build_model(model_cfg: DictConfig) -> L.LightningModule:
     """The LightningModule, remembering its resolved config so checkpoints can rebuild it."""
     model = hydra.utils.instantiate(model_cfg)
