@@ -16,6 +16,7 @@ from jointsr.sweep_guard import check_same_config, record_config
 from jointsr.evaluation import bicubic_reference, format_table, test_metrics, write_csv_atomic, write_json_atomic
 from jointsr.utils.callbacks import training_minutes
 from jointsr.utils.checkpoint import check_training_checkpoint
+from jointsr.utils.tracking import configure_wandb, log_checkpoint, log_test_table, start_runs
 from jointsr.utils.run import (build_model, build_trainer, closing_trackers, data_record, instantiate_group,
                                set_threads)
 
@@ -48,7 +49,7 @@ def train(cfg: DictConfig) -> float | None:
     resume, restored_step = _resume_from(cfg, output_dir, model.model_cfg)
     # Lightning's CSV logger deletes an existing metrics.csv: keep the killed run's rows
     earlier_rows = _rows_before(output_dir / "csv" / "metrics.csv", restored_step)
-    loggers = instantiate_group(cfg.get("logger"))
+    loggers = instantiate_group(wandb_filled(cfg))
     callbacks = instantiate_group(cfg.get("callbacks"))
     trainer = build_trainer(cfg.trainer, logger=loggers or False, callbacks=callbacks)
 
@@ -63,6 +64,7 @@ def train(cfg: DictConfig) -> float | None:
         record_config(output_dir, cfg)  # the inputs are known to be good: the folder is this run's
         for logger in loggers:  # the trackers write only once the inputs are known to be good
             logger.log_hyperparams({"cfg": _plain(cfg)})
+        start_runs(loggers)  # wandb: val/psnr summarised as its best
         training = None
         if model.has_parameters:
             fit_start = time.perf_counter()
@@ -98,6 +100,9 @@ def train(cfg: DictConfig) -> float | None:
             if model.name != "bicubic":  # the baseline beside every result (cached per dataset and scale)
                 document["bicubic"] = bicubic_reference(datamodule, cfg.paths.get("cache_dir"))
             write_json_atomic(done, document)
+            log_test_table(loggers, document)
+            if best:
+                log_checkpoint(loggers, best, {"monitor": cfg.monitor, "best": metric, **(training or {})})
             log.info("test of %s:\n%s", best or "the final weights", format_table(document))
     return metric
 
@@ -157,6 +162,16 @@ def _best_checkpoint(trainer: L.Trainer) -> str | None:
     if trainer.fast_dev_run or callback is None or not callback.best_model_path:
         return None
     return callback.best_model_path
+
+
+def wandb_filled(cfg: DictConfig) -> DictConfig | None:
+    """The logger group with wandb's group, name and tags filled (a copy: the run's recorded
+    configuration stays as composed)."""
+    if cfg.get("logger") is None:
+        return None
+    filled = cfg.copy()
+    configure_wandb(filled)
+    return filled.logger
 
 
 def _plain(cfg: DictConfig) -> dict:
