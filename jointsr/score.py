@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from jointsr.data.io import IMAGE_SUFFIXES
 from jointsr.errors import USER_ERROR_STATUS, InputError, MissingFileError, UserError, report
 
 #: largest ground-truth excess (pixels per side) taken as a modcrop remainder (a scale <= 16)
 MODCROP_SLACK = 15
-IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg", ".npy", ".pgm", ".ppm"}
 
 
 def pairs(prediction: Path, truth: Path) -> list[tuple[str, Path, Path]]:
