@@ -154,7 +154,10 @@ class ParameterSummary(ModelSummary):
         rows = list(zip(*columns.values()))
         widths = [max(len(name), *(len(str(row[i])) for row in rows)) if rows else len(name)
                   for i, name in enumerate(columns)]
-        line = lambda cells: "  ".join(f"{str(cell):<{width}}" for cell, width in zip(cells, widths))  # noqa: E731
+
+        def line(cells) -> str:
+            return "  ".join(f"{str(cell):<{width}}" for cell, width in zip(cells, widths)).rstrip()
+
         table = [line(columns), *(line(row) for row in rows)]
         table.append(f"{trainable_parameters:,} trainable parameters ({total_parameters:,} in all, "
                      f"{model_size:.3f} MB)")

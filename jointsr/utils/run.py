@@ -84,7 +84,9 @@ def data_record(cfg: DictConfig, dataset_name: str | None = None) -> dict:
 def recorded_data(path: str | Path) -> dict | None:
     """The data record (:func:`data_record`) a checkpoint holds, or None (written before
     checkpoints recorded their data). The file is read safely."""
-    stored = load_checkpoint(path).get("jointsr")
+    checkpoint = load_checkpoint(path)
+    stored_model_config(checkpoint, path)  # not a checkpoint of jointsr-train: refused as such first
+    stored = checkpoint.get("jointsr")
     record = stored.get("data") if isinstance(stored, dict) else None
     return record if isinstance(record, dict) and record.get("config") else None
 
