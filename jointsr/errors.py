@@ -167,6 +167,9 @@ def _instantiation_message(error: BaseException) -> str | None:
         if line.strip().startswith("full_key:"):
             key = line.split(":", 1)[1].strip()
     text = _one_line(str(cause)) if cause is not None else ""
+    missing = re.search(r"Error locating target '([^']+)'", str(error))
+    if missing:  # a misspelt _target_ (data.degradation._target_=...Gaussian)
+        return _unknown_target(key, missing.group(1))
     names_a_key = text.startswith(key) or re.match(r"[\w.+]+=", text)  # "data.batch_size=0 ...", "seed=-1 ..."
     prefix = f"{key}: " if key and not names_a_key else ""
     if isinstance(cause, UserError):
@@ -181,6 +184,25 @@ def _instantiation_message(error: BaseException) -> str | None:
     if cause is not None and isinstance(cause, type(error)):  # nested instantiation
         return _instantiation_message(cause)
     return None
+
+
+def _unknown_target(key: str, target: str) -> str:
+    """One line for a ``_target_`` that names nothing, with the classes its module holds."""
+    import importlib
+
+    module_name = target.rsplit(".", 1)[0]
+    try:
+        module = importlib.import_module(module_name)
+    except Exception:  # the module itself is misspelt: nothing to list
+        module = None
+    setting = f"{key}._target_" if key else "_target_"
+    message = f"{setting}={target} names no class that exists"
+    if module is not None:
+        classes = sorted(name for name, obj in vars(module).items()
+                         if isinstance(obj, type) and obj.__module__ == module_name and not name.startswith("_"))
+        if classes:
+            message += f": {module_name} has {', '.join(classes)}"
+    return message + "; check the spelling"
 
 
 def _one_line(text: str) -> str:
@@ -250,6 +272,10 @@ def run_command(command: str, hydra_main: Callable[[], object]) -> None:
     os.environ[_USER_SETTING] = "1" if saved["HYDRA_FULL_ERROR"] == "1" else "0"
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
+        from jointsr.command_line import normalise, register
+
+        register(command)  # the --help text of this command
+        sys.argv[1:] = normalise(sys.argv[1:])  # scale=4 -> scale=x4; model=base refused
         hydra_main()
     except Exception as error:
         message = user_message(error)

@@ -8,11 +8,12 @@ from pathlib import Path
 from jointsr import CONFIG_DIR
 import hydra
 import lightning as L
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 from jointsr.errors import ConfigError, MissingFileError, check_writable_folder, reports_user_errors, run_command
-from jointsr.evaluation import format_table, test_metrics, write_csv_atomic, write_json_atomic
-from jointsr.utils.run import build_model, closing_trackers, instantiate_group, load_checkpoint_model, set_threads
+from jointsr.evaluation import bicubic_reference, format_table, test_metrics, write_csv_atomic, write_json_atomic
+from jointsr.utils.run import (build_model, build_trainer, closing_trackers, instantiate_group,
+                               load_checkpoint_model, recorded_data, set_threads)
 
 log = logging.getLogger("jointsr")
 
@@ -21,6 +22,8 @@ def evaluate(cfg: DictConfig) -> dict:
     """Run the test split and write ``test_metrics.json`` into the run directory."""
     if cfg.get("curve_dir"):
         return evaluate_curve(cfg)
+    if cfg.get("ckpt_path"):
+        cfg = checkpoint_data(cfg, cfg.ckpt_path)
     check_writable_folder(cfg.paths.output_dir, "the run folder", "hydra.run.dir=... (or paths.log_dir=...)")
     set_threads()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -33,13 +36,15 @@ def evaluate(cfg: DictConfig) -> dict:
             raise ConfigError(f"model={model.name} has trainable parameters: pass ckpt_path=<a checkpoint "
                               f"of jointsr-train> (untrained weights would give meaningless numbers)")
     loggers = instantiate_group(cfg.get("logger"))
-    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=[])
+    trainer = build_trainer(cfg.trainer, val_check_interval=1, logger=loggers or False, callbacks=[])
     with closing_trackers(loggers):
         datamodule.prepare_data()  # dataset files against their checksums, where known
         datamodule.setup("test")  # every test image decoded before the first one is tested
         trainer.test(model, datamodule=datamodule)
     document = test_metrics(model.name, datamodule.name, cfg.scale, model.test_results,
                             rmse_unit=datamodule.rmse_unit, rmse_scales=datamodule.rmse_scales())
+    if model.name != "bicubic":
+        document["bicubic"] = bicubic_reference(datamodule, cfg.paths.get("cache_dir"))
     path = write_json_atomic(Path(cfg.paths.output_dir) / "test_metrics.json", document)
     print(format_table(document))
     print(f"wrote {path}")
@@ -59,6 +64,7 @@ def evaluate_curve(cfg: DictConfig) -> dict:
     if not found:
         raise MissingFileError(f"curve_dir={folder}: no minutesMMMM.MM-stepNNNNNNN.ckpt files (train with "
                                f"callbacks=curve, which saves them under <run>/curve)")
+    cfg = checkpoint_data(cfg, found[0][1])
     check_writable_folder(cfg.paths.output_dir, "the run folder", "hydra.run.dir=... (or paths.log_dir=...)")
     check_writable_folder(folder.parent, "the training run folder (test_curve.csv goes there)",
                           "curve_dir=... to a run you can write")
@@ -70,8 +76,8 @@ def evaluate_curve(cfg: DictConfig) -> dict:
     datamodule.prepare_data()
     datamodule.setup("test")
     output = Path(cfg.paths.output_dir)
-    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=False, callbacks=[],
-                                                 enable_progress_bar=False, enable_model_summary=False)
+    trainer = build_trainer(cfg.trainer, val_check_interval=1, logger=False, callbacks=[],
+                            enable_progress_bar=False, enable_model_summary=False)
     rows = []
     for index, (minutes, step, path, model) in enumerate(models, 1):
         trainer.test(model, datamodule=datamodule, verbose=False)
@@ -88,6 +94,79 @@ def evaluate_curve(cfg: DictConfig) -> dict:
     table = write_csv_atomic(folder.parent / "test_curve.csv", rows, list(rows[0]))
     print(f"wrote {table}")
     return {"mean": {"psnr": rows[-1]["psnr"]}, "curve": rows}
+
+
+def _explicit_keys() -> set[str]:
+    """The keys the command line set (``data``, ``scale``, ``data.degradation`` ...)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return set()
+    return {override.split("=", 1)[0].lstrip("+~") for override in HydraConfig.get().overrides.task}
+
+
+def checkpoint_data(cfg: DictConfig, ckpt_path) -> DictConfig:
+    """``cfg`` with the data a checkpoint was trained on, unless the command line chose it.
+
+    A checkpoint records its data (:func:`~jointsr.utils.run.data_record`): without
+    ``data=`` (or an ``experiment=``) the test runs on that dataset, and without ``scale=``
+    at its scale; a degradation not set on the command line is the recorded one. A
+    checkpoint without the record is refused unless ``data=`` names the dataset.
+    """
+    explicit = _explicit_keys()
+    record = recorded_data(ckpt_path)
+    chosen_data = bool({"data", "experiment"} & explicit)
+    if record is None:
+        if not chosen_data:
+            raise ConfigError(f"{ckpt_path} records no dataset (written before checkpoints recorded their data): "
+                              f"pass the data it was trained on, e.g. data=cave scale=x4, so it is not tested on "
+                              f"the default data={_choice('data')}")
+        return cfg
+    scale = int(cfg.scale) if {"scale", "experiment"} & explicit else int(record["scale"])
+    if not chosen_data:
+        overrides = [f"data={record['config']}", f"scale=x{scale}"]
+        overrides += [o for o in _task_overrides() if o.lstrip("+~").startswith("data.")]
+        composed = _compose_eval(overrides)
+        cfg = cfg.copy()
+        with open_dict(cfg):
+            cfg.data, cfg.scale, cfg.hr_patch = composed.data, composed.scale, composed.hr_patch
+            if "data.degradation" not in explicit and not any(k.startswith("data.degradation.") for k in explicit):
+                cfg.data.degradation = record["degradation"]
+            if "data.guide_channels" not in explicit:
+                cfg.data.guide_channels = record["guide_channels"]
+        log.info("%s was trained on data=%s x%d: testing on it (data=... tests on another dataset)",
+                 ckpt_path, record["config"], record["scale"])
+    elif record["config"] != _choice("data"):
+        log.warning("%s was trained on data=%s: testing on data=%s, as the command line says", ckpt_path,
+                    record["config"], _choice("data"))
+    if int(record["guide_channels"]) != int(cfg.data.guide_channels):
+        raise ConfigError(f"{ckpt_path} was trained with a {record['guide_channels']}-channel guide but "
+                          f"data.guide_channels={cfg.data.guide_channels}: pass "
+                          f"data.guide_channels={record['guide_channels']}")
+    return cfg
+
+
+def _task_overrides() -> list[str]:
+    from hydra.core.hydra_config import HydraConfig
+
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def _choice(group: str) -> str | None:
+    from hydra.core.hydra_config import HydraConfig
+
+    return HydraConfig.get().runtime.choices.get(group) if HydraConfig.initialized() else None
+
+
+def _compose_eval(overrides: list[str]) -> DictConfig:
+    """``conf/eval.yaml`` composed with ``overrides`` (inside a running command or not)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    if GlobalHydra.instance().is_initialized():
+        return compose(config_name="eval", overrides=overrides)
+    with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
+        return compose(config_name="eval", overrides=overrides)
 
 
 def _checkpoint_model(path, cfg: DictConfig) -> L.LightningModule:

@@ -56,6 +56,53 @@ def _mean(values) -> float:
     return float(sum(values) / len(values)) if values else math.nan
 
 
+def bicubic_reference(datamodule, cache_dir: str | os.PathLike | None) -> dict:
+    """Bicubic upsampling's per-image PSNR/SSIM on ``datamodule``'s test set (set up), the
+    baseline printed beside every result: ``{"per_image": {name: {psnr, ssim}}, "mean": ...}``.
+
+    Cached as JSON under ``cache_dir/bicubic``, keyed by the tested dataset, its test images,
+    the scale, the degradation (and its seed when it is random) and the test crop, so each
+    dataset and scale is computed once.
+    """
+    import hashlib
+
+    from jointsr.functional.imresize import imresize
+    from jointsr.metrics.protocol import evaluate_pair
+
+    names = list(datamodule.test_dataset.names("test")[: datamodule.max_test_images])
+    degradation = datamodule.degradation
+    key = {"data": datamodule.name, "scale": int(datamodule.scale), "degradation": degradation.key,
+           "seed": datamodule.seed if degradation.stochastic else None, "test_crop": datamodule.test_crop,
+           "images": names}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    safe = "".join(c if c.isalnum() else "_" for c in datamodule.name)
+    path = Path(cache_dir).expanduser() / "bicubic" / f"{safe}_x{datamodule.scale}_{digest}.json" \
+        if cache_dir else None
+    if path is not None and path.is_file():
+        try:
+            cached = json.loads(path.read_text())
+            if cached.get("key") == key:
+                return cached["reference"]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # an unreadable cache entry is computed again (and replaced)
+    per_image = {}
+    for batch in datamodule.test_dataloader():
+        hr = batch["hr"]
+        prediction = imresize(batch["lr"], out_shape=tuple(hr.shape[-2:]))
+        for index in range(hr.shape[0]):
+            metrics = evaluate_pair(prediction[index, 0].float().numpy(), hr[index, 0].float().numpy())
+            per_image[str(batch["name"][index])] = {"psnr": metrics["psnr"], "ssim": metrics["ssim"]}
+    reference = {"per_image": per_image,
+                 "mean": {key_: float(sum(v[key_] for v in per_image.values()) / len(per_image))
+                          for key_ in ("psnr", "ssim")} if per_image else {}}
+    if path is not None:
+        try:
+            write_json_atomic(path, {"key": key, "reference": reference})
+        except OSError:
+            pass  # no cache where it cannot be written: computed again next time
+    return reference
+
+
 def write_json_atomic(path: str | os.PathLike, document: dict) -> Path:
     """Write ``document`` as JSON through a temporary file, so no reader sees half a file."""
     path = Path(path)
@@ -86,7 +133,10 @@ def format_table(document: dict) -> str:
     its unit, whole image and cropped, when the document has it)."""
     title = f"{document['model']} on {document['data']} x{document['scale']}"
     depth = document.get("rmse")
+    bicubic = document.get("bicubic")
     header = f"{'image':<28} {'PSNR':>8} {'SSIM':>8} {'SSIM-plain':>11}"
+    if bicubic:
+        header += f" {'bicubic':>8} {'gain dB':>8} {'bic.SSIM':>8}"
     if depth:
         header += f" {'RMSE':>8} {'RMSE-crop' + str(depth['border_crop']):>11}"
         title += f" (RMSE in {depth['unit']}; crop: {depth['border_crop']} pixels per side)"
@@ -94,12 +144,20 @@ def format_table(document: dict) -> str:
     if training:
         minutes = training.get("minutes")
         title += f"; trained {training.get('steps')} steps" + (f", {minutes:.1f} min" if minutes is not None else "")
+    if bicubic:
+        title += "; bicubic: MATLAB bicubic upsampling of the same LR inputs, gain = PSNR - bicubic"
     lines = [title, header, "-" * len(header)]
 
     def row(name: str, values: dict) -> str:
         psnr = values["psnr"]
         psnr_text = "inf" if math.isinf(psnr) else f"{psnr:.2f}"
         text = f"{name:<28} {psnr_text:>8} {values['ssim']:>8.4f} {values['ssim_plain']:>11.4f}"
+        if bicubic:
+            reference = bicubic["mean"] if name == "mean" else bicubic["per_image"].get(name)
+            if reference:
+                text += f" {reference['psnr']:>8.2f} {psnr - reference['psnr']:>+8.2f} {reference['ssim']:>8.4f}"
+            else:
+                text += f" {'-':>8} {'-':>8} {'-':>8}"
         if depth:
             text += f" {values['rmse']:>8.3f} {values['rmse_crop']:>11.3f}"
         return text

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from jointsr.errors import ConfigError, check_choice
 from jointsr.functional.imresize import imresize
-from jointsr.errors import ConfigError
 from jointsr.evaluation import mean_metrics
 from jointsr.metrics.images import ImageMetrics
 from jointsr.models.network import SRNetwork
@@ -86,8 +86,8 @@ class SRModule(L.LightningModule):
         calibration_patches: int = 128,
     ) -> None:
         super().__init__()
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+        check_choice("model.loss", loss, sorted(LOSSES))
+        check_choice("model.scheduler_interval", scheduler_interval, ("step", "epoch"))
         self.net, self.name, self.loss_name = net, name, loss
         self.loss_fn = LOSSES[loss]
         self.step_weights = _check_step_weights(step_weights)
@@ -96,6 +96,7 @@ class SRModule(L.LightningModule):
         self.calibration_patches = calibration_patches
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
         self.model_cfg: dict | None = None  # set by the entry points; stored in checkpoints
+        self.data_record: dict | None = None  # set by jointsr-train; stored in checkpoints
         self.test_results: list[dict] = []  # per image, after a test: name and metrics
         self.val_metrics, self.test_metrics = ImageMetrics(), ImageMetrics()
 
@@ -248,6 +249,8 @@ class SRModule(L.LightningModule):
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["jointsr"] = {"model_cfg": self.model_cfg, "name": self.name}
+        if self.data_record is not None:  # what jointsr-eval tests on by default
+            checkpoint["jointsr"]["data"] = self.data_record
 
 
 def _check_step_weights(weights: str | Sequence[float] | None) -> str | list[float] | None:

@@ -76,25 +76,53 @@ def select_device(name: str) -> torch.device:
     raise ConfigError(f"device={name!r} is not a device: use one of {DEVICES}")
 
 
-def check_paths(cfg: DictConfig) -> tuple[Path, Path, Path]:
-    """The target, guide and output paths, checked before anything is read or computed."""
-    for key in ("ckpt_path", "target", "guide", "out"):
+def check_paths(cfg: DictConfig) -> tuple[Path | None, Path | None, Path, Path | None]:
+    """The target, HR truth (``simulate=``), guide and output paths, checked before anything
+    is read or computed. With ``simulate=HR`` there is no ``target=`` and ``out=`` is optional."""
+    simulate = cfg.get("simulate")
+    usage = ("jointsr-predict ckpt_path=<checkpoint> target=<LR image> guide=<HR guide> out=<result.png>, or "
+             "ckpt_path=<checkpoint> simulate=<HR image> guide=<HR guide> [out=<result.png>]")
+    required = ("ckpt_path", "guide") + (() if simulate else ("target", "out"))
+    for key in required:
         if OmegaConf.is_missing(cfg, key) or cfg.get(key) in (None, ""):
-            raise ConfigError(f"no {key}= given: jointsr-predict ckpt_path=<checkpoint> target=<LR image> "
-                              f"guide=<HR guide> out=<result.png>")
+            raise ConfigError(f"no {key}= given: {usage}")
+    if simulate and cfg.get("target") not in (None, ""):
+        raise ConfigError(f"target={cfg.target} and simulate={simulate}: give one (simulate= makes the LR target "
+                          f"from an HR image)")
     if not isinstance(cfg.overwrite, bool):
         raise ConfigError(f"overwrite={cfg.overwrite!r} must be true or false")
     if not isinstance(cfg.bits, int) or isinstance(cfg.bits, bool):
         raise ConfigError(f"bits={cfg.bits} must be 8 or 16 (the output PNG's bit depth)")
-    target, guide = Path(cfg.target).expanduser(), Path(cfg.guide).expanduser()
-    out = check_output(cfg.out, cfg.bits)
-    for key, source in (("target", target), ("guide", guide), ("ckpt_path", Path(cfg.ckpt_path).expanduser())):
-        if _same_file(out, source):
-            raise InputError(f"out={out} is the {key} file: writing it would destroy the input; choose "
-                             f"another output path (overwrite=true never replaces an input)")
-    if out.exists() and not cfg.overwrite:
-        raise InputError(f"out={out} exists: pass overwrite=true to replace it, or choose another path")
-    return target, guide, out
+    target = None if simulate else Path(cfg.target).expanduser()
+    truth = Path(simulate).expanduser() if simulate else None
+    guide = Path(cfg.guide).expanduser()
+    out = check_output(cfg.out, cfg.bits) if cfg.get("out") not in (None, "") else None
+    if out is not None:
+        for key, source in (("target", target), ("simulate", truth), ("guide", guide),
+                            ("ckpt_path", Path(cfg.ckpt_path).expanduser())):
+            if source is not None and _same_file(out, source):
+                raise InputError(f"out={out} is the {key} file: writing it would destroy the input; choose "
+                                 f"another output path (overwrite=true never replaces an input)")
+        if out.exists() and not cfg.overwrite:
+            raise InputError(f"out={out} exists: pass overwrite=true to replace it, or choose another path")
+    return target, truth, guide, out
+
+
+def simulate_target(truth: np.ndarray, scale: int, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The protocol's LR input of an HR image: grey, modcropped to the scale, then MATLAB
+    ``imresize(hr, 1/scale, 'bicubic')``. Returns ``(lr, modcropped hr)``."""
+    from jointsr.data.degradation import Bicubic
+    from jointsr.functional.imresize import modcrop
+
+    if truth.ndim == 3:
+        if not (truth == truth[..., :1]).all():
+            raise InputError(f"simulate={name}: the HR target must be a single-channel (grey) image, got a colour "
+                             f"image of shape {truth.shape}; convert it to grey first")
+        truth = truth[..., 0]
+    hr = modcrop(truth, scale)
+    if min(hr.shape) < 2 * scale:
+        raise InputError(f"simulate={name} is {truth.shape[1]}x{truth.shape[0]}: too small to degrade by x{scale}")
+    return Bicubic()(hr, scale), hr
 
 
 def _same_file(first: Path, second: Path) -> bool:
@@ -125,28 +153,56 @@ def check_memory(net: torch.nn.Module, lr_target: torch.Tensor, guide_channels: 
             f"(LR) and run each, or use a machine with more memory (max_memory_gb=... sets the limit)")
 
 
-def predict(cfg: DictConfig) -> Path:
-    target_path, guide_path, out = check_paths(cfg)
+def predict(cfg: DictConfig) -> Path | None:
+    """Super-resolve ``target`` (or the LR image ``simulate=`` makes from an HR image, then
+    print PSNR/SSIM against it and against bicubic); write ``out`` when given."""
+    target_path, truth_path, guide_path, out = check_paths(cfg)
     if cfg.get("max_memory_gb") is not None and not float(cfg.max_memory_gb) > 0:
         raise ConfigError(f"max_memory_gb={cfg.max_memory_gb} must be > 0 (GB), or null for the memory "
                           f"available")
     device = select_device(cfg.device)
-    target, guide = read_image(target_path), read_image(guide_path)
+    source = read_image(truth_path if truth_path is not None else target_path)
+    guide = read_image(guide_path)
     set_threads()
     model = load_checkpoint_model(cfg.ckpt_path)
     net = model.net.eval()
-    lr_target, hr_guide = prepare_inputs(target, guide, net.scale, net.guide_channels, str(target_path),
+    truth = None
+    if truth_path is not None:
+        target, truth = simulate_target(source, net.scale, str(truth_path))
+        target_name = f"{truth_path} (degraded x{net.scale}, MATLAB bicubic)"
+    else:
+        target, target_name = source, str(target_path)
+    lr_target, hr_guide = prepare_inputs(target, guide, net.scale, net.guide_channels, target_name,
                                          str(guide_path))
     net = net.to(device)
     check_memory(net, lr_target, net.guide_channels, device, cfg.get("max_memory_gb"))
     start = time.perf_counter()
-    log.info("super-resolving %s x%d (%dx%d -> %dx%d) on %s", target_path, net.scale, lr_target.shape[-1],
+    log.info("super-resolving %s x%d (%dx%d -> %dx%d) on %s", target_name, net.scale, lr_target.shape[-1],
              lr_target.shape[-2], hr_guide.shape[-1], hr_guide.shape[-2], device)
     with torch.inference_mode():
         prediction = net(lr_target.to(device), hr_guide.to(device)).clamp(0, 1)
-    path = write_image(out, prediction[0, 0].float().cpu().numpy(), bits=int(cfg.bits))
-    log.info("wrote %s in %.1f s", path, time.perf_counter() - start)
+    image = prediction[0, 0].float().cpu().numpy()
+    log.info("super-resolved in %.1f s", time.perf_counter() - start)
+    if truth is not None:
+        print(simulation_report(image, truth, lr_target, str(truth_path), net.scale))
+    if out is None:
+        return None
+    path = write_image(out, image, bits=int(cfg.bits))
+    log.info("wrote %s", path)
     return path
+
+
+def simulation_report(prediction: np.ndarray, truth: np.ndarray, lr_target: torch.Tensor, name: str,
+                      scale: int) -> str:
+    """PSNR/SSIM (the paper's protocol) of the prediction and of bicubic against the HR truth."""
+    from jointsr.functional.imresize import imresize
+    from jointsr.metrics.protocol import evaluate_pair
+
+    bicubic = imresize(lr_target, out_shape=truth.shape)[0, 0].numpy()
+    ours, reference = evaluate_pair(prediction, truth), evaluate_pair(bicubic, truth)
+    return (f"{name} x{scale} ({truth.shape[1]}x{truth.shape[0]}): PSNR {ours['psnr']:.2f} dB, SSIM "
+            f"{ours['ssim']:.4f} | bicubic {reference['psnr']:.2f} dB, {reference['ssim']:.4f} | gain "
+            f"{ours['psnr'] - reference['psnr']:+.2f} dB")
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="predict")

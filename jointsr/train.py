@@ -13,10 +13,12 @@ from omegaconf import DictConfig
 
 from jointsr.errors import ConfigError, check_writable_folder, reports_user_errors, run_command
 from jointsr.sweep_guard import check_same_config, record_config
-from jointsr.evaluation import format_table, test_metrics, write_csv_atomic, write_json_atomic
+from jointsr.evaluation import bicubic_reference, format_table, test_metrics, write_csv_atomic, write_json_atomic
 from jointsr.utils.callbacks import training_minutes
 from jointsr.utils.checkpoint import check_training_checkpoint
-from jointsr.utils.run import build_model, closing_trackers, instantiate_group, set_threads
+from jointsr.utils.tracking import configure_wandb, log_checkpoint, log_test_table, start_runs
+from jointsr.utils.run import (build_model, build_trainer, closing_trackers, data_record, instantiate_group,
+                               set_threads)
 
 log = logging.getLogger("jointsr")
 
@@ -43,12 +45,13 @@ def train(cfg: DictConfig) -> float | None:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     log.info("seed %d", cfg.seed)
     model = build_model(cfg.model)
+    model.data_record = data_record(cfg, datamodule.name)
     resume, restored_step = _resume_from(cfg, output_dir, model.model_cfg)
     # Lightning's CSV logger deletes an existing metrics.csv: keep the killed run's rows
     earlier_rows = _rows_before(output_dir / "csv" / "metrics.csv", restored_step)
-    loggers = instantiate_group(cfg.get("logger"))
+    loggers = instantiate_group(wandb_filled(cfg))
     callbacks = instantiate_group(cfg.get("callbacks"))
-    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
+    trainer = build_trainer(cfg.trainer, logger=loggers or False, callbacks=callbacks)
 
     with closing_trackers(loggers):
         start = time.perf_counter()
@@ -61,6 +64,7 @@ def train(cfg: DictConfig) -> float | None:
         record_config(output_dir, cfg)  # the inputs are known to be good: the folder is this run's
         for logger in loggers:  # the trackers write only once the inputs are known to be good
             logger.log_hyperparams({"cfg": _plain(cfg)})
+        start_runs(loggers)  # wandb: val/psnr summarised as its best
         training = None
         if model.has_parameters:
             fit_start = time.perf_counter()
@@ -77,6 +81,9 @@ def train(cfg: DictConfig) -> float | None:
         else:
             log.info("model %s has no parameters: nothing to fit", model.name)
         metric = _monitored(trainer, cfg.monitor)
+        if model.has_parameters and metric is None:
+            log.warning("no validation ran, so there is no %s and no best checkpoint: lower "
+                        "trainer.val_check_interval (auto validates 10 times over the budget)", cfg.monitor)
         if cfg.get("test") and trainer.is_global_zero:
             best = _best_checkpoint(trainer) if model.has_parameters and tested == "best" else None
             if training is not None:  # the budget behind the tested weights, beside the numbers
@@ -84,13 +91,18 @@ def train(cfg: DictConfig) -> float | None:
             tester = trainer
             if trainer.world_size > 1:
                 # Test on one device: every image once, all per-image rows in this process.
-                tester = hydra.utils.instantiate(cfg.trainer, devices=1, num_nodes=1, strategy="auto",
-                                                 logger=loggers or False, callbacks=[])
+                tester = build_trainer(cfg.trainer, val_check_interval=1, devices=1, num_nodes=1,
+                                       strategy="auto", logger=loggers or False, callbacks=[])
             tester.test(model, datamodule=datamodule, ckpt_path=best, weights_only=True)
             document = test_metrics(model.name, datamodule.name, cfg.scale, model.test_results,
                                     rmse_unit=datamodule.rmse_unit, rmse_scales=datamodule.rmse_scales(),
                                     training=training)
+            if model.name != "bicubic":  # the baseline beside every result (cached per dataset and scale)
+                document["bicubic"] = bicubic_reference(datamodule, cfg.paths.get("cache_dir"))
             write_json_atomic(done, document)
+            log_test_table(loggers, document)
+            if best:
+                log_checkpoint(loggers, best, {"monitor": cfg.monitor, "best": metric, **(training or {})})
             log.info("test of %s:\n%s", best or "the final weights", format_table(document))
     return metric
 
@@ -150,6 +162,16 @@ def _best_checkpoint(trainer: L.Trainer) -> str | None:
     if trainer.fast_dev_run or callback is None or not callback.best_model_path:
         return None
     return callback.best_model_path
+
+
+def wandb_filled(cfg: DictConfig) -> DictConfig | None:
+    """The logger group with wandb's group, name and tags filled (a copy: the run's recorded
+    configuration stays as composed)."""
+    if cfg.get("logger") is None:
+        return None
+    filled = cfg.copy()
+    configure_wandb(filled)
+    return filled.logger
 
 
 def _plain(cfg: DictConfig) -> dict:

@@ -18,7 +18,8 @@ from conftest import DATA_DIR, require_data
 
 #: console entry points by command name (what pyproject.toml installs)
 COMMANDS = {"train": "jointsr.train", "eval": "jointsr.eval", "predict": "jointsr.predict",
-            "data": "jointsr.data.cli", "inspect": "jointsr.inspection.cli"}
+            "data": "jointsr.data.cli", "inspect": "jointsr.inspection.cli", "score": "jointsr.score",
+            "summary": "jointsr.summary"}
 
 
 @dataclass

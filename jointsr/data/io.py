@@ -43,6 +43,8 @@ _REFUSED_MODES = {
     "I": "a 32-bit integer image: save it with 8 or 16 bits, or as floats in [0, 1] (.npy)",
 }
 OUTPUT_SUFFIXES = (".png",)
+#: file suffixes read as images where a folder is scanned (jointsr-score, data=pairs)
+IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg", ".npy", ".pgm", ".ppm")
 OUTPUT_BITS = (8, 16)
 
 

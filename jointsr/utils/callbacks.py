@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import lightning as L
+from lightning.pytorch.callbacks import ModelSummary, RichProgressBar
 
 
 class TrainingClock:
@@ -153,3 +154,86 @@ def parse_curve_checkpoint(name: str) -> tuple[float, int] | None:
 
     match = re.fullmatch(r"minutes(\d+\.\d+)-step(\d+)\.ckpt", name)
     return (float(match.group(1)), int(match.group(2))) if match else None
+
+
+def readable(value: float) -> str:
+    """A metric as the progress bar shows it: small values in scientific notation (an MSE of
+    8e-5 is ``8.1e-05``, not ``0.000``), others with four significant digits."""
+    if value != 0 and abs(value) < 0.01:
+        return f"{value:.2e}"
+    return f"{value:.4g}"
+
+
+class ProgressBar(RichProgressBar):
+    """Lightning's rich progress bar with readable numbers (:func:`readable`)."""
+
+    def get_metrics(self, trainer, pl_module):
+        items = super().get_metrics(trainer, pl_module)
+        return {key: readable(value) if isinstance(value, float) else value for key, value in items.items()}
+
+
+class ParameterSummary(ModelSummary):
+    """Lightning's model summary without its FLOP column and its ``Total FLOPs: 0`` line
+    (Lightning counts FLOPs only from an example input, which our modules do not declare;
+    ``jointsr-summary`` measures ours from a real forward pass)."""
+
+    @staticmethod
+    def summarize(summary_data, total_parameters: int, trainable_parameters: int, model_size: float,
+                  total_training_modes: dict, total_flops: int, **summarize_kwargs) -> None:
+        import logging
+
+        columns = {name: values for name, values in summary_data if name in ("Name", "Type", "Params")}
+        rows = list(zip(*columns.values()))
+        widths = [max(len(name), *(len(str(row[i])) for row in rows)) if rows else len(name)
+                  for i, name in enumerate(columns)]
+
+        def line(cells) -> str:
+            return "  ".join(f"{str(cell):<{width}}" for cell, width in zip(cells, widths)).rstrip()
+
+        table = [line(columns), *(line(row) for row in rows)]
+        table.append(f"{trainable_parameters:,} trainable parameters ({total_parameters:,} in all, "
+                     f"{model_size:.3f} MB)")
+        logging.getLogger("jointsr").info("model summary\n%s", "\n".join(table))
+
+
+#: validations in a run whose interval is ``auto``
+VALIDATIONS = 10
+
+
+def validation_interval(configured, max_steps: int, max_time) -> tuple[object, str | None]:
+    """``trainer.val_check_interval`` for a run's budget, and a note when it differs from the
+    configured value.
+
+    ``auto``: :data:`VALIDATIONS` validations over the budget: every ``max_steps / 10``
+    steps, else (a clock budget) every tenth of ``max_time`` (a ``timedelta``, validated on
+    the clock), else every 500 steps (an epoch budget). A number of steps larger than
+    ``max_steps`` would never validate (no best checkpoint, no ``val/psnr``): it becomes
+    the ``auto`` interval, and the note says so.
+    """
+    import datetime
+    import math
+
+    seconds = _seconds(max_time)
+    if configured == "auto":
+        if max_steps and max_steps > 0:
+            return max(1, math.ceil(max_steps / VALIDATIONS)), None
+        if seconds:
+            return datetime.timedelta(seconds=seconds / VALIDATIONS), None
+        return 500, None
+    if isinstance(configured, int) and not isinstance(configured, bool) and max_steps and 0 < max_steps < configured:
+        interval = max(1, math.ceil(max_steps / VALIDATIONS))
+        return interval, (f"trainer.val_check_interval={configured} > trainer.max_steps={max_steps} would never "
+                          f"validate: validating every {interval} steps instead")
+    return configured, None
+
+
+def _seconds(max_time) -> float | None:
+    """Seconds of a ``trainer.max_time`` (``DD:HH:MM:SS``, a dict of timedelta keywords, or None)."""
+    if max_time in (None, ""):
+        return None
+    if isinstance(max_time, dict):
+        import datetime
+
+        return datetime.timedelta(**max_time).total_seconds()
+    parts = [float(part) for part in str(max_time).split(":")]
+    return sum(value * unit for value, unit in zip(reversed(parts), (1, 60, 3600, 86400)))

@@ -26,6 +26,19 @@ def instantiate_group(cfg: DictConfig | None) -> list:
             if isinstance(entry, DictConfig) and "_target_" in entry]
 
 
+def build_trainer(trainer_cfg: DictConfig, **kwargs) -> L.Trainer:
+    """The Lightning trainer of ``trainer_cfg`` with its validation interval fitted to the run's
+    budget (:func:`~jointsr.utils.callbacks.validation_interval`; a note is logged when it
+    differs from the configured one); ``kwargs`` override the config (loggers, callbacks)."""
+    from jointsr.utils.callbacks import validation_interval
+
+    interval, note = validation_interval(trainer_cfg.get("val_check_interval", "auto"), trainer_cfg.get("max_steps"),
+                                         trainer_cfg.get("max_time"))
+    if note and "val_check_interval" not in kwargs:
+        log.warning(note)
+    return hydra.utils.instantiate(trainer_cfg, **{"val_check_interval": interval, **kwargs})
+
+
 def build_model(model_cfg: DictConfig) -> L.LightningModule:
     """The LightningModule, remembering its resolved config so checkpoints can rebuild it."""
     model = hydra.utils.instantiate(model_cfg)
@@ -54,6 +67,28 @@ def load_checkpoint_model(ckpt_path: str | Path, expected_scale: int | None = No
         raise ConfigError(f"{ckpt_path} holds a x{scale} model but scale=x{expected_scale}: "
                           f"pass scale=x{scale}")
     return model
+
+
+def data_record(cfg: DictConfig, dataset_name: str | None = None) -> dict:
+    """What a checkpoint records about the data it was trained on: the ``data=`` config it was
+    composed from, the dataset's name, the guide channels, the degradation (resolved) and the
+    scale. ``jointsr-eval`` tests on this dataset unless ``data=`` is given explicitly."""
+    from hydra.core.hydra_config import HydraConfig
+
+    choice = HydraConfig.get().runtime.choices.get("data") if HydraConfig.initialized() else None
+    data = OmegaConf.to_container(cfg.data, resolve=True)
+    return {"config": choice, "name": dataset_name, "guide_channels": int(data["guide_channels"]),
+            "degradation": data.get("degradation"), "scale": int(cfg.scale)}
+
+
+def recorded_data(path: str | Path) -> dict | None:
+    """The data record (:func:`data_record`) a checkpoint holds, or None (written before
+    checkpoints recorded their data). The file is read safely."""
+    checkpoint = load_checkpoint(path)
+    stored_model_config(checkpoint, path)  # not a checkpoint of jointsr-train: refused as such first
+    stored = checkpoint.get("jointsr")
+    record = stored.get("data") if isinstance(stored, dict) else None
+    return record if isinstance(record, dict) and record.get("config") else None
 
 
 @contextlib.contextmanager

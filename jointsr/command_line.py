@@ -1,0 +1,113 @@
+"""What every Hydra command shares on its command line: ``--help`` text, and overrides
+corrected or refused before Hydra sees them.
+
+- ``--help`` of each command starts with what the command does, lists only the config groups
+  that command reads, without the internal ``base`` configs, and ends with how to turn on
+  tab completion. Hydra renders the template; :func:`register` provides it through the
+  ``jointsr_help`` resolver (``hydra.help.template: ${jointsr_help:}`` in the configs).
+- ``scale=4`` (and ``scale=2,4`` in a sweep) means ``scale=x4``; ``model=base`` and
+  ``data=base`` are refused with the options that exist.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from jointsr import CONFIG_DIR
+from jointsr.errors import ConfigError
+
+#: command -> (primary config, what it does, examples)
+COMMANDS = {
+    "train": ("train", "fit a guided super-resolution model on a dataset's training patches, validate it as "
+                       "it trains, then test its best checkpoint with the paper's protocol (PSNR/SSIM beside "
+                       "bicubic).",
+              ["jointsr-train data=cave scale=x4 trainer.max_steps=2000",
+               "jointsr-train experiment=budget_nir_x4            # the 20-minute CPU recipe",
+               "jointsr-train -m model=jointsr,djf data=cave     # a sweep, one folder per job"]),
+    "eval": ("eval", "test a checkpoint of jointsr-train (ckpt_path=) on the dataset it was trained on, or a "
+                     "parameter-free model (model=bicubic); prints the per-image table beside bicubic and "
+                     "writes test_metrics.json.",
+             ["jointsr-eval ckpt_path=<run>/checkpoints/last.ckpt      # its own dataset and scale",
+              "jointsr-eval ckpt_path=... data=rgbnir                 # another dataset, explicitly",
+              "jointsr-eval model=bicubic data=cave scale=x8"]),
+    "predict": ("predict", "super-resolve your own LR image with a trained checkpoint and an HR guide, or "
+                           "(simulate=) degrade an HR image as the protocol does, super-resolve it and print "
+                           "PSNR/SSIM. Writes out= and nothing else.",
+                ["jointsr-predict ckpt_path=<ckpt> target=nir_lr.png guide=rgb_hr.png out=nir_sr.png",
+                 "jointsr-predict ckpt_path=<ckpt> simulate=nir_hr.png guide=rgb_hr.png"]),
+    "summary": ("summary", "count a model's parameters and FLOPs per HR pixel from a real forward pass.",
+                ["jointsr-summary model=djf scale=x8"]),
+    "data": ("data_cli", "fetch the datasets, build and verify the training-patch stores.",
+             ["jointsr-data prepare data=cave scale=x4", "jointsr-data verify data=cave", "jointsr-data list"]),
+    "inspect": ("inspect", "figures of what the sparse codes of a trained JointSR or LMCSC do.",
+                ["jointsr-inspect ckpt_path=<ckpt> data=cave image=feathers"]),
+}
+
+#: config options that only other configs build on (``defaults: [base]``): never a choice
+INTERNAL = {"base"}
+SCALES = re.compile(r"^(scale)=(\d+(?:,\d+)*)$")
+
+_command = {"name": None}
+
+
+def group_options(group: str) -> list[str]:
+    """The options of a config group a user may choose (internal bases left out)."""
+    folder = Path(CONFIG_DIR) / group
+    return sorted(p.stem for p in folder.glob("*.yaml") if p.stem not in INTERNAL)
+
+
+def command_groups(config_name: str) -> list[str]:
+    """The config groups a primary config composes (its defaults list), Hydra's own left out."""
+    document = yaml.safe_load((Path(CONFIG_DIR) / f"{config_name}.yaml").read_text()) or {}
+    groups = []
+    for entry in document.get("defaults", []):
+        if isinstance(entry, dict):
+            for key in entry:
+                group = key.split(" ")[-1].split("@")[0].lstrip("/")
+                if not key.startswith("override") and not group.startswith("hydra") and group != "paths":
+                    groups.append(group)
+    return groups
+
+
+def help_text(command: str) -> str:
+    """The ``--help`` template of ``jointsr-<command>`` (``$CONFIG``: the composed config)."""
+    config_name, description, examples = COMMANDS[command]
+    lines = [f"jointsr-{command}: {description}", "", "Examples:"]
+    lines += [f"  {example}" for example in examples]
+    groups = command_groups(config_name)
+    if groups:
+        lines += ["", "== Configuration groups (group=option) =="]
+        lines += [f"{group}: {', '.join(group_options(group))}" for group in groups]
+    lines += ["", "== Config (override any key: key=value; add --cfg job to print it resolved) ==", "$CONFIG",
+              "Tab completion (bash): eval \"$$(jointsr-" + command + " -sc install=bash)\"  "
+              "(zsh: the same under bashcompinit; fish: -sc install=fish | source)",
+              "Hydra's own options: --hydra-help"]
+    return "\n".join(lines)
+
+
+def register(command: str) -> None:
+    """Make ``${jointsr_help:}`` render ``command``'s help (called before Hydra parses)."""
+    from omegaconf import OmegaConf
+
+    _command["name"] = command
+    if not OmegaConf.has_resolver("jointsr_help"):
+        OmegaConf.register_new_resolver("jointsr_help", lambda: help_text(_command["name"] or "train"))
+
+
+def normalise(args: list[str]) -> list[str]:
+    """Command-line overrides with ``scale=4`` read as ``scale=x4``; internal configs refused."""
+    result = []
+    for arg in args:
+        found = SCALES.match(arg)
+        if found:
+            arg = "scale=" + ",".join(f"x{value}" for value in found.group(2).split(","))
+        key, _, value = arg.partition("=")
+        group = key.lstrip("+~")
+        if value in INTERNAL and (Path(CONFIG_DIR) / group / f"{value}.yaml").is_file():
+            raise ConfigError(f"{group}={value} is the internal base of every {group} config, not one to "
+                              f"choose: use one of {', '.join(group_options(group))}")
+        result.append(arg)
+    return result

@@ -1,0 +1,105 @@
+"""A command line without traps: scale=4, internal configs, enum-like keys, --help, the model
+summary, the progress bar, and a validation interval that fits the run."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+
+import pytest
+
+from cli_helpers import assert_user_error, run_main
+from conftest import require_data
+from jointsr.command_line import COMMANDS, group_options, normalise
+from jointsr.utils.callbacks import readable, validation_interval
+
+TINY = ["model.net.k=8", "model.net.K=3", "logger=csv", "data.progress=false", "data.max_train_patches=64",
+        "data.max_test_images=1", "data.test_crop=64", "data.val_crop=48", "data.batch_size=4"]
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("JOINTSR_CACHE_DIR", str(tmp_path / "cache"))
+
+    def run(command: str, *args: str):
+        return run_main(command, [*args, f"hydra.run.dir={tmp_path / 'run'}"], capsys, monkeypatch)
+
+    return run
+
+
+def test_scale_as_a_number_means_the_scale_option():
+    assert normalise(["scale=4", "data=cave"]) == ["scale=x4", "data=cave"]
+    assert normalise(["scale=2,4"]) == ["scale=x2,x4"]  # a sweep
+    assert normalise(["scale=x8"]) == ["scale=x8"]
+
+
+def test_scale_4_composes_as_x4(capsys, monkeypatch):
+    result = run_main("train", ["scale=4", "--cfg", "job"], capsys, monkeypatch)
+    assert result.code == 0, result.err[-2000:]
+    assert "\nscale: 4\n" in "\n" + result.out and "hr_patch: 44" in result.out
+
+
+@pytest.mark.parametrize("group", ["model", "data"])
+def test_an_internal_base_config_is_refused_with_the_options(cli, group):
+    line = assert_user_error(cli("train", f"{group}=base"), f"{group}=base", "internal")
+    assert ", ".join(group_options(group)) in line and "base," not in line
+
+
+@pytest.mark.parametrize("override,fragments", [
+    ("model.net.form=factorized", ("form='factorized'", "'factorised'")),
+    ("model.net.init=xavier", ("init='xavier'", "'ista' or 'random'")),
+    ("model.loss=l2", ("model.loss='l2'", "l1, mse")),
+    ("model.scheduler_interval=steps", ("model.scheduler_interval='steps'", "step, epoch")),
+    ("data.guide_channels=2", ("data.guide_channels=2", "1, 3")),
+    ("data.degradation._target_=jointsr.data.degradation.Gaussian", ("Gaussian", "Bicubic", "GaussianBlur")),
+])
+def test_enum_like_keys_name_the_allowed_values(cli, override, fragments):
+    assert_user_error(cli("train", override, "logger=csv"), *fragments)
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_help_describes_the_command_without_internal_configs(command, capsys, monkeypatch):
+    result = run_main(command, ["--help"], capsys, monkeypatch)
+    assert result.code == 0, result.err[-2000:]
+    first = result.out.splitlines()[0]
+    assert first.startswith(f"jointsr-{command}: ") and len(first) > 40
+    assert f"jointsr-{command} -sc install=bash" in result.out  # completion documented
+    groups = [line for line in result.out.splitlines() if line.startswith(("model: ", "data: "))]
+    assert all("base" not in line.split(": ", 1)[1].split(", ") for line in groups), groups
+    if command in ("train", "eval", "data"):
+        assert any(line.startswith("data: cave") for line in groups), groups
+    if command == "predict":  # it reads no training groups
+        assert "== Configuration groups" not in result.out and "trainer:" not in result.out
+    if command == "train":
+        assert "model: bicubic, coista, djf, jointsr" in result.out
+
+
+def test_readable_progress_numbers():
+    assert readable(8.1234e-05) == "8.12e-05"  # an MSE, not 0.000
+    assert readable(29.8123) == "29.81"
+    assert readable(0.0) == "0"
+
+
+def test_validation_interval_fits_the_budget():
+    assert validation_interval("auto", 100, None) == (10, None)
+    assert validation_interval("auto", 4, None) == (1, None)
+    assert validation_interval("auto", -1, "00:00:02:00") == (datetime.timedelta(seconds=12), None)
+    assert validation_interval("auto", -1, {"minutes": 20}) == (datetime.timedelta(seconds=120), None)
+    assert validation_interval("auto", -1, None) == (500, None)  # an epoch budget
+    interval, note = validation_interval(500, 100, None)  # the issue's trap: never validated
+    assert interval == 10 and "val_check_interval=500 > trainer.max_steps=100" in note
+    assert validation_interval(100, -1, "00:00:20:00") == (100, None)  # explicit and reachable: kept
+
+
+def test_a_short_run_validates_and_shows_no_lightning_flops(cli, tmp_path):
+    """max_steps=10 with the default interval: 10 validations (the old default, 500, gave none),
+    a best checkpoint, and the model summary without Lightning's "Total FLOPs: 0"."""
+    require_data("rgbnir")
+    result = cli("train", *TINY, "trainer.max_steps=10", "test=false")
+    assert result.code == 0, result.err[-3000:]
+    with open(tmp_path / "run" / "csv" / "metrics.csv") as stream:
+        validations = [row for row in csv.DictReader(stream) if row.get("val/psnr")]
+    assert [int(row["step"]) for row in validations] == list(range(0, 10))  # after steps 1..10
+    assert list((tmp_path / "run" / "checkpoints").glob("step*-psnr*.ckpt"))
+    assert "Total FLOPs" not in result.out + result.err
+    assert "trainable parameters" in result.out + result.err
