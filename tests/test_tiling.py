@@ -1,0 +1,115 @@
+"""Tiled inference (jointsr/tiling.py): the stitched image equals whole-image inference on a
+real image for every model, odd sizes included; the halo is the receptive radius computed
+from the config, and a smaller one is caught by the same comparison."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import require_data
+from jointsr.data.io import read_image
+from jointsr.tiling import alignment, auto_tile, receptive_radius, tile_grid, tiled_forward
+from jointsr.utils.run import build_model
+
+# Every model config, narrowed (fewer channels) for speed: the depth, kernels and scale that
+# set the receptive radius are the config's own.
+MODELS = {
+    "jointsr": ["model.net.k=4"],
+    "jointsr_paper": ["model.net.k=4"],
+    "bicubic": [],
+    "coista": ["model.net.atoms=16"],
+    "djf": ["model.net.branch_widths=[6,4]", "model.net.fusion_widths=[6,4]"],
+    "lmcsc": ["model.net.k=4"],
+    "srfbn": ["model.net.num_features=4"],
+}
+#: halo shares (of the radius) that visibly fail; the others' influence decays faster
+#: than the worst case (their codes are sparse), below 1e-5 before the radius
+SHORT_HALO = {"coista": 0.5, "jointsr_paper": 0.5, "djf": 0.25, "lmcsc": 0.25}
+
+
+def real_pair(scale: int, lr_height: int, lr_width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """An LR NIR crop (its HR truth box-averaged) and the HR luminance guide, from a real image."""
+    folder = require_data("rgbnir", "urban")
+    nir = read_image(folder / "0004_nir.tiff")
+    rgb = read_image(folder / "0004_rgb.tiff")
+    height, width = lr_height * scale, lr_width * scale
+    top, left = 101, 203  # an arbitrary, odd window
+    hr = torch.from_numpy(np.ascontiguousarray(nir[top:top + height, left:left + width])).float()
+    guide = torch.from_numpy(np.ascontiguousarray(rgb[top:top + height, left:left + width])).float()
+    if guide.dim() == 3:
+        guide = guide @ torch.tensor([0.299, 0.587, 0.114])
+    lr = torch.nn.functional.avg_pool2d(hr[None, None], scale)
+    return lr, guide[None, None]
+
+
+def live_network(compose_cfg, name: str, scale: str = "x4") -> torch.nn.Module:
+    """The model's network with every weight perturbed, so that no path is dead (the ISTA
+    starts zero some on purpose) and every layer can carry a tile's border inwards."""
+    cfg = compose_cfg("train", [f"model={name}", f"scale={scale}", *MODELS[name]])
+    net = build_model(cfg.model).net.eval()
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for parameter in net.parameters():
+            noise = torch.randn(parameter.shape, generator=generator)
+            parameter.mul_(1 + 0.1 * noise).add_(0.02 * torch.randn(parameter.shape, generator=generator))
+    return net
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_tiles_stitch_to_the_whole_image_for_every_model(compose_cfg, name):
+    lr, guide = real_pair(4, 61, 47)  # HR 244 x 188, odd LR sizes
+    net = live_network(compose_cfg, name)
+    radius = receptive_radius(net)
+    with torch.no_grad():
+        whole = net(lr, guide)
+        for tile in (44, 70):  # one aligned, one not (rounded down to the alignment)
+            tiled = tiled_forward(net, lr, guide, tile, progress=False)
+            assert tiled.shape == whole.shape
+            assert (tiled - whole).abs().max().item() <= 1e-5, (name, tile, radius)
+        # the comparison can fail: without a halo the seams show, and for these models a
+        # halo of a share of the radius already breaks the 1e-5 bound
+        seams = tiled_forward(net, lr, guide, 44, halo=0, progress=False)
+        assert (seams - whole).abs().max().item() > 1e-3, name
+        if name in SHORT_HALO:
+            short = tiled_forward(net, lr, guide, 44, halo=int(SHORT_HALO[name] * radius), progress=False)
+            assert (short - whole).abs().max().item() > 1e-5, (name, radius)
+
+
+def test_the_radius_follows_the_config(compose_cfg):
+    # JointSR factorised, x4, K=5: the guide encoder reaches 2 + T*4, the target encoder
+    # 4 + T*8 (conv_up and conv_down each 3.5 -> 4 HR pixels); each RNN step adds 8 to h
+    # and 4 to g, alternately, and the dictionary 2.
+    cfg = compose_cfg("train", ["model=jointsr", "model.net.T=2", "model.net.R=3"])
+    net = build_model(cfg.model).net
+    up = max(2 + 1.5, 7 - 2 - 1.5)  # LR pixel centre 1.5 HR pixels into its 4 x 4 block
+    u = up + 2 * (2 * up)
+    v = 2 + 2 * 4
+    h = u + 2 * up            # r = 1: h from u; g = max(v + 4, h)
+    g = max(v + 4, h)
+    h = max(h + 2 * up, g)    # r = 2
+    g = max(g + 4, h)
+    h = max(h + 2 * up, g)    # r = 3
+    assert receptive_radius(net) == int(np.ceil(h + 2))
+    deeper = build_model(compose_cfg("train", ["model=jointsr", "model.net.R=5"]).model).net
+    assert receptive_radius(deeper) > receptive_radius(net)
+
+
+def test_tiles_cover_the_image_once_on_aligned_origins():
+    tiles = tile_grid(244, 188, 70, 4)
+    covered = np.zeros((244, 188), dtype=int)
+    for y0, y1, x0, x1 in tiles:
+        assert y0 % 4 == 0 and x0 % 4 == 0 and y1 - y0 <= 68 and x1 - x0 <= 68
+        covered[y0:y1, x0:x1] += 1
+    assert (covered == 1).all()
+
+
+def test_auto_tile_is_the_whole_image_when_it_fits_and_shrinks_with_the_budget(compose_cfg):
+    net = build_model(compose_cfg("train", ["model.net.k=4"]).model).net.eval()
+    cpu = torch.device("cpu")
+    assert auto_tile(net, 400, 400, 1, cpu, budget_bytes=10**10) == 0
+    small = auto_tile(net, 4096, 4096, 1, cpu, budget_bytes=50 * 10**6)
+    smaller = auto_tile(net, 4096, 4096, 1, cpu, budget_bytes=25 * 10**6)
+    assert 0 < smaller < small < 4096
+    assert small % alignment(net) == 0
