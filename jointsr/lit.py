@@ -18,6 +18,7 @@ from jointsr.data.imresize import imresize
 from jointsr.evaluation import mean_metrics
 from jointsr.metrics.protocol import evaluate_pair
 from jointsr.models.blocks import Threshold
+from jointsr.tiling import check_tile, forward_any_size
 from jointsr.utils.callbacks import budget_timer
 
 log = logging.getLogger("jointsr")
@@ -82,6 +83,8 @@ class SRModule(L.LightningModule):
         scheduler_interval: str = "step",
         grid_index: int = 0,
         calibration_patches: int = 128,
+        compile: bool = False,
+        tile: int | None = None,
     ) -> None:
         super().__init__()
         if loss not in LOSSES:
@@ -91,6 +94,9 @@ class SRModule(L.LightningModule):
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.scheduler_interval, self.grid_index = scheduler_interval, grid_index
         self.calibration_patches = calibration_patches
+        # the fused training step (jointsr/fast.py) and the inference tile (jointsr/tiling.py)
+        self.compile_network, self.tile = bool(compile), check_tile(tile)
+        self._compiled = None
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
         self.model_cfg: dict | None = None  # set by the entry points; stored in checkpoints
         self.test_results: list[dict] = []
@@ -108,11 +114,12 @@ class SRModule(L.LightningModule):
         if not bool(getattr(self.net, "calibrated", True)):
             self._calibrate(self._calibration_batch(batch))
         weights = getattr(self.net, "step_weights", None)
+        net = self.training_network
         if weights:
-            predictions = self.net.forward_steps(batch["lr"], batch["guide"])
+            predictions = net.forward_steps(batch["lr"], batch["guide"])
             loss = sum(w * self.loss_fn(p, batch["hr"]) for w, p in zip(weights, predictions))
         else:
-            loss = self.loss_fn(self.net(batch["lr"], batch["guide"]), batch["hr"])
+            loss = self.loss_fn(net(batch["lr"], batch["guide"]), batch["hr"])
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"{self.name}: the training loss is {loss.item()} at step {self.global_step}; stopping "
@@ -121,6 +128,18 @@ class SRModule(L.LightningModule):
         self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True,
                  batch_size=batch["hr"].shape[0])
         return loss
+
+    @property
+    def training_network(self):
+        """What the training step calls: the network, or with ``compile`` its compiled
+        forward (:class:`~jointsr.fast.CompiledNetwork`, same weights, eager fallback)."""
+        if not self.compile_network:
+            return self.net
+        if self._compiled is None:
+            from jointsr.fast import CompiledNetwork
+
+            self._compiled = CompiledNetwork(self.net)
+        return self._compiled
 
     def _calibration_batch(self, batch: dict) -> dict:
         """What the start is fit on: ``calibration_patches`` training patches drawn with the
@@ -151,7 +170,9 @@ class SRModule(L.LightningModule):
 
     # ------------------------------------------------------------------ evaluation
     def _evaluate(self, batch: dict) -> tuple[torch.Tensor, list[dict]]:
-        prediction = self.net(batch["lr"], batch["guide"]).clamp(0.0, 1.0)
+        # whole images, or tiles when they do not fit (self.tile: None automatic, 0 whole, N pixels)
+        prediction = forward_any_size(self.net, batch["lr"], batch["guide"], self.tile,
+                                      progress=False).clamp(0.0, 1.0)
         rows = []
         for i in range(prediction.shape[0]):
             metrics = evaluate_pair(prediction[i, 0].float().cpu().numpy(),

@@ -23,6 +23,7 @@ from jointsr import CONFIG_DIR
 from jointsr.data.color import rgb_to_y
 from jointsr.data.io import check_output, read_image, write_image
 from jointsr.errors import ConfigError, InputError, ResourceError, reports_user_errors, run_command
+from jointsr.tiling import auto_tile, check_tile, receptive_radius, tiled_forward
 from jointsr.utils.memory import available_bytes, estimate_forward_bytes, gigabytes
 from jointsr.utils.run import load_checkpoint_model, set_threads
 
@@ -138,12 +139,21 @@ def predict(cfg: DictConfig) -> Path:
     lr_target, hr_guide = prepare_inputs(target, guide, net.scale, net.guide_channels, str(target_path),
                                          str(guide_path))
     net = net.to(device)
-    check_memory(net, lr_target, net.guide_channels, device, cfg.get("max_memory_gb"))
+    tile = check_tile(cfg.get("tile"))
+    if tile is None:  # automatic: the whole image when it fits in the memory allowed, else tiles
+        limit = cfg.get("max_memory_gb")
+        tile = auto_tile(net, *hr_guide.shape[-2:], net.guide_channels, device,
+                         None if limit is None else int(float(limit) * 1e9))
+    if tile == 0:
+        check_memory(net, lr_target, net.guide_channels, device, cfg.get("max_memory_gb"))
+    else:
+        log.info("tiles of %d x %d HR pixels with a halo of %d (the receptive radius)", tile, tile,
+                 receptive_radius(net))
     start = time.perf_counter()
     log.info("super-resolving %s x%d (%dx%d -> %dx%d) on %s", target_path, net.scale, lr_target.shape[-1],
              lr_target.shape[-2], hr_guide.shape[-1], hr_guide.shape[-2], device)
     with torch.inference_mode():
-        prediction = net(lr_target.to(device), hr_guide.to(device)).clamp(0, 1)
+        prediction = tiled_forward(net, lr_target.to(device), hr_guide.to(device), tile).clamp(0, 1)
     path = write_image(out, prediction[0, 0].float().cpu().numpy(), bits=int(cfg.bits))
     log.info("wrote %s in %.1f s", path, time.perf_counter() - start)
     return path

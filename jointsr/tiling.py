@@ -243,8 +243,8 @@ def _memory_line(net: nn.Module, guide_channels: int, device: torch.device) -> t
 
 
 def auto_tile(net: nn.Module, height: int, width: int, guide_channels: int, device: torch.device,
-              budget_bytes: int | None = None) -> int:
-    """The tile (HR side) for an ``height x width`` HR output: 0 (the whole image) when its
+              budget_bytes: int | None = None, batch: int = 1) -> int:
+    """The tile (HR side) for a batch of ``height x width`` HR outputs: 0 (the whole image) when its
     forward pass fits in ``budget_bytes`` (default: :data:`AUTO_MEMORY_SHARE` of the memory
     available now), else the largest aligned tile whose pass with its halo fits."""
     if budget_bytes is None:
@@ -256,12 +256,12 @@ def auto_tile(net: nn.Module, height: int, width: int, guide_channels: int, devi
     fixed, per_pixel = _memory_line(net, guide_channels, device)
 
     def needed(hr_h: int, hr_w: int) -> float:
-        return SAFETY * (fixed + per_pixel * (hr_h / scale) * (hr_w / scale))
+        return SAFETY * (fixed + per_pixel * batch * (hr_h / scale) * (hr_w / scale))
 
     if needed(height, width) <= budget_bytes:
         return 0
     halo = math.ceil(receptive_radius(net) / align) * align
-    side = (math.sqrt(max(budget_bytes / SAFETY - fixed, 0.0) / max(per_pixel, 1e-12)) * scale) - 2 * halo
+    side = (math.sqrt(max(budget_bytes / SAFETY - fixed, 0.0) / max(per_pixel * batch, 1e-12)) * scale) - 2 * halo
     tile = max(align, int(side) // align * align)
     if tile == align:
         log.warning("the memory budget (%.2f GB) leaves tiles of %d pixels only; the halo (%d) makes "
@@ -269,10 +269,23 @@ def auto_tile(net: nn.Module, height: int, width: int, guide_channels: int, devi
     return tile
 
 
+def check_tile(value) -> int | None:
+    """``tile=`` as given: ``None`` (automatic), 0 (whole image) or a side in HR pixels."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        from jointsr.errors import ConfigError
+
+        raise ConfigError(f"tile={value!r} must be an integer >= 0 (the HR tile side in pixels; 0: the whole "
+                          f"image at once) or null (automatic, from the memory available)")
+    return value
+
+
 def forward_any_size(net: nn.Module, lr_target: torch.Tensor, hr_guide: torch.Tensor, tile: int | None = None,
                      budget_bytes: int | None = None, progress: bool = True) -> torch.Tensor:
     """The entry the hooks call: ``tile=None`` chooses it (:func:`auto_tile`), ``0`` the whole
     image, ``N`` tiles of ``N`` HR pixels."""
     if tile is None:
-        tile = auto_tile(net, *hr_guide.shape[-2:], hr_guide.shape[1], hr_guide.device, budget_bytes)
+        tile = auto_tile(net, *hr_guide.shape[-2:], hr_guide.shape[1], hr_guide.device, budget_bytes,
+                         batch=hr_guide.shape[0])
     return tiled_forward(net, lr_target, hr_guide, int(tile), progress=progress)
