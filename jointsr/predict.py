@@ -131,6 +131,7 @@ def predict(cfg: DictConfig) -> Path:
     if cfg.get("max_memory_gb") is not None and not float(cfg.max_memory_gb) > 0:
         raise ConfigError(f"max_memory_gb={cfg.max_memory_gb} must be > 0 (GB), or null for the memory "
                           f"available")
+    tile = check_tile(cfg.get("tile"))
     device = select_device(cfg.device)
     target, guide = read_image(target_path), read_image(guide_path)
     set_threads()
@@ -139,7 +140,6 @@ def predict(cfg: DictConfig) -> Path:
     lr_target, hr_guide = prepare_inputs(target, guide, net.scale, net.guide_channels, str(target_path),
                                          str(guide_path))
     net = net.to(device)
-    tile = check_tile(cfg.get("tile"))
     if tile is None:  # automatic: the whole image when it fits in the memory allowed, else tiles
         limit = cfg.get("max_memory_gb")
         tile = auto_tile(net, *hr_guide.shape[-2:], net.guide_channels, device,

@@ -48,12 +48,15 @@ def live_network(compose_cfg, name: str, scale: str = "x4") -> torch.nn.Module:
     """The model's network with every weight perturbed, so that no path is dead (the ISTA
     starts zero some on purpose) and every layer can carry a tile's border inwards."""
     cfg = compose_cfg("train", [f"model={name}", f"scale={scale}", *MODELS[name]])
-    net = build_model(cfg.model).net.eval()
+    return perturb_(build_model(cfg.model).net.eval())
+
+
+@torch.no_grad()
+def perturb_(net: torch.nn.Module) -> torch.nn.Module:
     generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for parameter in net.parameters():
-            noise = torch.randn(parameter.shape, generator=generator)
-            parameter.mul_(1 + 0.1 * noise).add_(0.02 * torch.randn(parameter.shape, generator=generator))
+    for parameter in net.parameters():
+        noise = torch.randn(parameter.shape, generator=generator)
+        parameter.mul_(1 + 0.1 * noise).add_(0.02 * torch.randn(parameter.shape, generator=generator))
     return net
 
 
@@ -113,3 +116,52 @@ def test_auto_tile_is_the_whole_image_when_it_fits_and_shrinks_with_the_budget(c
     smaller = auto_tile(net, 4096, 4096, 1, cpu, budget_bytes=25 * 10**6)
     assert 0 < smaller < small < 4096
     assert small % alignment(net) == 0
+
+
+# ---------------------------------------------------------------------------------------- hooks
+def test_predict_with_tiles_writes_the_whole_image_result(compose_cfg, tmp_path):
+    from jointsr.data.imresize import imresize, modcrop
+    from jointsr.data.io import write_image
+    from jointsr.predict import predict
+    from jointsr.train import train
+
+    data = require_data("rgbnir")
+    train(compose_cfg("train", ["model.net.k=4", "logger=csv", "debug=fast", "trainer.max_steps=1",
+                                "trainer.val_check_interval=1", "test=false"]))
+    nir = modcrop(read_image(data / "urban" / "0004_nir.tiff"), 4)[:212, :300]
+    lr = imresize(torch.from_numpy(nir.astype(np.float64)), scale=0.25).numpy()
+    target = write_image(tmp_path / "nir_lr.png", lr, bits=16)
+    rgb = tmp_path / "rgb.npy"
+    np.save(rgb, read_image(data / "urban" / "0004_rgb.tiff")[:212, :300])
+    outputs = {}
+    for tile in (0, 64):
+        out = tmp_path / f"sr_{tile}.png"
+        predict(compose_cfg("predict", [f"ckpt_path={tmp_path / 'checkpoints' / 'last.ckpt'}", f"target={target}",
+                                        f"guide={rgb}", f"out={out}", f"tile={tile}"]))
+        outputs[tile] = read_image(out)
+    assert outputs[0].shape == (212, 300)
+    assert np.abs(outputs[64] - outputs[0]).max() <= 1 / 65535  # the same 16-bit image, rounding aside
+
+
+def test_validation_with_tiles_gives_the_whole_image_metrics(compose_cfg):
+    lr, guide = real_pair(4, 61, 47)
+    hr = torch.nn.functional.interpolate(lr, scale_factor=4, mode="nearest")
+    batch = {"lr": lr, "guide": guide, "hr": hr.clamp(0, 1), "name": ["urban/0004"]}
+    rows = {}
+    for tile in (0, 48):
+        model = build_model(compose_cfg("train", ["model.net.k=4", f"model.tile={tile}"]).model).eval()
+        perturb_(model.net)  # every path live (the ISTA start's dictionary is zero)
+        with torch.no_grad():
+            rows[tile] = model._evaluate(batch)[1][0]
+    assert rows[48]["psnr"] == pytest.approx(rows[0]["psnr"], abs=1e-4)
+    assert rows[0]["psnr"] < 60  # a real reconstruction error, not a copy
+
+
+def test_a_negative_tile_is_one_line_naming_it(tmp_path, capsys, monkeypatch):
+    from cli_helpers import run_main
+
+    result = run_main("predict", [f"ckpt_path={tmp_path / 'a.ckpt'}", f"target={tmp_path / 't.png'}",
+                                  f"guide={tmp_path / 'g.png'}", f"out={tmp_path / 'o.png'}", "tile=-8",
+                                  f"hydra.run.dir={tmp_path / 'run'}"], capsys, monkeypatch)
+    assert result.code != 0 and len(result.error_lines) == 1
+    assert "tile=-8" in result.error_lines[0] and "Traceback" not in result.err
