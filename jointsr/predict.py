@@ -144,6 +144,7 @@ def predict(cfg: DictConfig) -> Path:
         limit = cfg.get("max_memory_gb")
         tile = auto_tile(net, *hr_guide.shape[-2:], net.guide_channels, device,
                          None if limit is None else int(float(limit) * 1e9))
+        tile = 0 if tile is None else tile  # not even a small tile fits: the check below refuses
     if tile == 0:
         check_memory(net, lr_target, net.guide_channels, device, cfg.get("max_memory_gb"))
     else:

@@ -243,10 +243,11 @@ def _memory_line(net: nn.Module, guide_channels: int, device: torch.device) -> t
 
 
 def auto_tile(net: nn.Module, height: int, width: int, guide_channels: int, device: torch.device,
-              budget_bytes: int | None = None, batch: int = 1) -> int:
+              budget_bytes: int | None = None, batch: int = 1) -> int | None:
     """The tile (HR side) for a batch of ``height x width`` HR outputs: 0 (the whole image) when its
     forward pass fits in ``budget_bytes`` (default: :data:`AUTO_MEMORY_SHARE` of the memory
-    available now), else the largest aligned tile whose pass with its halo fits."""
+    available now), else the largest aligned tile whose pass with its halo fits; None when
+    not even the smallest tile fits."""
     if budget_bytes is None:
         available = available_bytes(device)
         if available is None:
@@ -261,6 +262,8 @@ def auto_tile(net: nn.Module, height: int, width: int, guide_channels: int, devi
     if needed(height, width) <= budget_bytes:
         return 0
     halo = math.ceil(receptive_radius(net) / align) * align
+    if needed(align + 2 * halo, align + 2 * halo) > budget_bytes:
+        return None  # not even the smallest tile fits
     side = (math.sqrt(max(budget_bytes / SAFETY - fixed, 0.0) / max(per_pixel * batch, 1e-12)) * scale) - 2 * halo
     tile = max(align, int(side) // align * align)
     if tile == align:
@@ -288,4 +291,6 @@ def forward_any_size(net: nn.Module, lr_target: torch.Tensor, hr_guide: torch.Te
     if tile is None:
         tile = auto_tile(net, *hr_guide.shape[-2:], hr_guide.shape[1], hr_guide.device, budget_bytes,
                          batch=hr_guide.shape[0])
+    if tile is None:  # nothing fits: the whole image, as without tiling
+        tile = 0
     return tiled_forward(net, lr_target, hr_guide, int(tile), progress=progress)

@@ -116,6 +116,7 @@ def test_auto_tile_is_the_whole_image_when_it_fits_and_shrinks_with_the_budget(c
     smaller = auto_tile(net, 4096, 4096, 1, cpu, budget_bytes=25 * 10**6)
     assert 0 < smaller < small < 4096
     assert small % alignment(net) == 0
+    assert auto_tile(net, 4096, 4096, 1, cpu, budget_bytes=1000) is None  # not even the smallest tile
 
 
 # ---------------------------------------------------------------------------------------- hooks
