@@ -247,7 +247,7 @@ def auto_tile(net: nn.Module, height: int, width: int, guide_channels: int, devi
     """The tile (HR side) for a batch of ``height x width`` HR outputs: 0 (the whole image) when its
     forward pass fits in ``budget_bytes`` (default: :data:`AUTO_MEMORY_SHARE` of the memory
     available now), else the largest aligned tile whose pass with its halo fits; None when
-    not even the smallest tile fits."""
+    not even the smallest tile fits (or the network's receptive radius is unknown)."""
     if budget_bytes is None:
         available = available_bytes(device)
         if available is None:
@@ -261,7 +261,11 @@ def auto_tile(net: nn.Module, height: int, width: int, guide_channels: int, devi
 
     if needed(height, width) <= budget_bytes:
         return 0
-    halo = math.ceil(receptive_radius(net) / align) * align
+    try:
+        halo = math.ceil(receptive_radius(net) / align) * align
+    except ValueError as error:  # a network of unknown reach: it cannot be tiled
+        log.warning("%s", error)
+        return None
     if needed(align + 2 * halo, align + 2 * halo) > budget_bytes:
         return None  # not even the smallest tile fits
     side = (math.sqrt(max(budget_bytes / SAFETY - fixed, 0.0) / max(per_pixel * batch, 1e-12)) * scale) - 2 * halo
