@@ -286,6 +286,7 @@ def _resident_mb() -> dict[str, float]:
 def _infer_child(queue, model_cfg: dict, height: int, width: int, channels: int, tile, repeats: int,
                  threads: int) -> None:
     """In a fresh process: build the network, warm up on a small input, time the size."""
+    _exit_with_parent()
     try:
         torch.set_num_threads(threads)
         from jointsr.tiling import forward_any_size
@@ -308,6 +309,21 @@ def _infer_child(queue, model_cfg: dict, height: int, width: int, channels: int,
                    "base_rss_mb": base})
     except BaseException as error:  # reported by the parent as this size's row
         queue.put({"error": f"{type(error).__name__}: {error}"})
+
+
+def _exit_with_parent() -> None:
+    """A child whose bench was stopped stops too, rather than compute on alone."""
+    import os
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def bench_inference(cfg: DictConfig, model_cfg: dict) -> list[dict]:
