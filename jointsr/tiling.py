@@ -196,8 +196,30 @@ def tiled_forward(net: nn.Module, lr_target: torch.Tensor, hr_guide: torch.Tenso
             if output is None:
                 output = piece.new_empty((*piece.shape[:-2], height, width))
             output[..., y0:y1, x0:x1] = piece[..., y0 - top: y1 - top, x0 - left: x1 - left]
+            del piece
+            _release_freed_memory(hr_guide.device)
             advance()
     return output
+
+
+def _release_freed_memory(device: torch.device) -> None:
+    """Give what the last tile's pass freed back to the system, so the peak stays that of one
+    tile: glibc keeps freed blocks in its heap (``malloc_trim`` returns them); elsewhere a no-op."""
+    if device.type != "cpu":
+        return
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            import ctypes
+
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim = None
 
 
 class _progress_bar:
