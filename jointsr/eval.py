@@ -35,6 +35,10 @@ def evaluate(cfg: DictConfig) -> dict:
         if model.has_parameters:
             raise ConfigError(f"model={model.name} has trainable parameters: pass ckpt_path=<a checkpoint "
                               f"of jointsr-train> (untrained weights would give meaningless numbers)")
+    if cfg.get("tile") is not None:  # inference tile (jointsr/tiling.py); a checkpoint's own is the default
+        from jointsr.tiling import check_tile
+
+        model.tile = check_tile(cfg.tile)
     loggers = instantiate_group(cfg.get("logger"))
     trainer = build_trainer(cfg.trainer, val_check_interval=1, logger=loggers or False, callbacks=[])
     with closing_trackers(loggers):

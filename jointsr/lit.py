@@ -18,6 +18,7 @@ from jointsr.functional.imresize import imresize
 from jointsr.evaluation import mean_metrics
 from jointsr.metrics.images import ImageMetrics
 from jointsr.models.network import SRNetwork
+from jointsr.tiling import check_tile, forward_any_size
 from jointsr.utils.callbacks import budget_timer
 
 log = logging.getLogger("jointsr")
@@ -84,6 +85,8 @@ class SRModule(L.LightningModule):
         scheduler_interval: str = "step",
         grid_index: int = 0,
         calibration_patches: int = 128,
+        compile: bool = False,
+        tile: int | None = None,
     ) -> None:
         super().__init__()
         check_choice("model.loss", loss, sorted(LOSSES))
@@ -94,6 +97,9 @@ class SRModule(L.LightningModule):
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.scheduler_interval, self.grid_index = scheduler_interval, grid_index
         self.calibration_patches = calibration_patches
+        # the fused training step (jointsr/fast.py) and the inference tile (jointsr/tiling.py)
+        self.compile_network, self.tile = bool(compile), check_tile(tile)
+        self._compiled = None
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
         self.model_cfg: dict | None = None  # set by the entry points; stored in checkpoints
         self.data_record: dict | None = None  # set by jointsr-train; stored in checkpoints
@@ -110,9 +116,10 @@ class SRModule(L.LightningModule):
 
     def training_loss(self, batch: dict) -> torch.Tensor:
         """The loss of the output, or the ``step_weights``-weighted loss of every step's."""
+        net = self.training_network  # the compiled network under model.compile=true
         if self.step_weights is None:
-            return self.loss_fn(self.net(batch["lr"], batch["guide"]), batch["hr"])
-        predictions = self.net.forward_steps(batch["lr"], batch["guide"])
+            return self.loss_fn(net(batch["lr"], batch["guide"]), batch["hr"])
+        predictions = net.forward_steps(batch["lr"], batch["guide"])
         weights = self.step_weights
         if weights == "uniform":
             weights = [1.0 / len(predictions)] * len(predictions)
@@ -134,6 +141,18 @@ class SRModule(L.LightningModule):
         self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True,
                  batch_size=batch["hr"].shape[0])
         return loss
+
+    @property
+    def training_network(self):
+        """What the training step calls: the network, or with ``compile`` its compiled
+        forward (:class:`~jointsr.fast.CompiledNetwork`, same weights, eager fallback)."""
+        if not self.compile_network:
+            return self.net
+        if self._compiled is None:
+            from jointsr.fast import CompiledNetwork
+
+            self._compiled = CompiledNetwork(self.net)
+        return self._compiled
 
     def _calibration_batch(self, batch: dict) -> dict:
         """What the start is fit on: ``calibration_patches`` training patches drawn with the
@@ -163,7 +182,8 @@ class SRModule(L.LightningModule):
 
     # ------------------------------------------------------------------ evaluation
     def _predict(self, batch: dict) -> torch.Tensor:
-        return self.net(batch["lr"], batch["guide"]).clamp(0.0, 1.0)
+        # whole images, or tiles when they do not fit (self.tile: None automatic, 0 whole, N pixels)
+        return forward_any_size(self.net, batch["lr"], batch["guide"], self.tile, progress=False).clamp(0.0, 1.0)
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         prediction = self._predict(batch)

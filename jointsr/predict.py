@@ -23,6 +23,7 @@ from jointsr import CONFIG_DIR
 from jointsr.functional.color import rgb_to_y
 from jointsr.data.io import check_output, read_image, write_image
 from jointsr.errors import ConfigError, InputError, ResourceError, reports_user_errors, run_command
+from jointsr.tiling import auto_tile, check_tile, receptive_radius, tiled_forward
 from jointsr.utils.memory import available_bytes, estimate_forward_bytes, gigabytes
 from jointsr.utils.run import load_checkpoint_model, set_threads
 
@@ -160,6 +161,7 @@ def predict(cfg: DictConfig) -> Path | None:
     if cfg.get("max_memory_gb") is not None and not float(cfg.max_memory_gb) > 0:
         raise ConfigError(f"max_memory_gb={cfg.max_memory_gb} must be > 0 (GB), or null for the memory "
                           f"available")
+    tile = check_tile(cfg.get("tile"))
     device = select_device(cfg.device)
     source = read_image(truth_path if truth_path is not None else target_path)
     guide = read_image(guide_path)
@@ -175,12 +177,21 @@ def predict(cfg: DictConfig) -> Path | None:
     lr_target, hr_guide = prepare_inputs(target, guide, net.scale, net.guide_channels, target_name,
                                          str(guide_path))
     net = net.to(device)
-    check_memory(net, lr_target, net.guide_channels, device, cfg.get("max_memory_gb"))
+    if tile is None:  # automatic: the whole image when it fits in the memory allowed, else tiles
+        limit = cfg.get("max_memory_gb")
+        tile = auto_tile(net, *hr_guide.shape[-2:], net.guide_channels, device,
+                         None if limit is None else int(float(limit) * 1e9))
+        tile = 0 if tile is None else tile  # not even a small tile fits: the check below refuses
+    if tile == 0:
+        check_memory(net, lr_target, net.guide_channels, device, cfg.get("max_memory_gb"))
+    else:
+        log.info("tiles of %d x %d HR pixels with a halo of %d (the receptive radius)", tile, tile,
+                 receptive_radius(net))
     start = time.perf_counter()
     log.info("super-resolving %s x%d (%dx%d -> %dx%d) on %s", target_name, net.scale, lr_target.shape[-1],
              lr_target.shape[-2], hr_guide.shape[-1], hr_guide.shape[-2], device)
     with torch.inference_mode():
-        prediction = net(lr_target.to(device), hr_guide.to(device)).clamp(0, 1)
+        prediction = tiled_forward(net, lr_target.to(device), hr_guide.to(device), tile).clamp(0, 1)
     image = prediction[0, 0].float().cpu().numpy()
     log.info("super-resolved in %.1f s", time.perf_counter() - start)
     if truth is not None:

@@ -17,7 +17,7 @@ from hydra.core.global_hydra import GlobalHydra
 from conftest import DATA_DIR, require_data
 
 #: console entry points by command name (what pyproject.toml installs)
-COMMANDS = {"train": "jointsr.train", "eval": "jointsr.eval", "predict": "jointsr.predict",
+COMMANDS = {"train": "jointsr.train", "eval": "jointsr.eval", "predict": "jointsr.predict", "bench": "jointsr.bench",
             "data": "jointsr.data.cli", "inspect": "jointsr.inspection.cli", "score": "jointsr.score",
             "summary": "jointsr.summary"}
 

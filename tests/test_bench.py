@@ -1,0 +1,62 @@
+"""jointsr-bench: a smoke run of the real command; the JSON line's structure and its
+internal consistency (never a speed: timings depend on the machine's load)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from cli_helpers import run_main
+from conftest import compose_config
+from jointsr.utils.run import build_model
+
+SMOKE = ["model.net.k=4", "train.batch_size=2", "train.patch=16", "train.warmup=1", "train.repeats=2",
+         "train.limit_repeats=2", "train.paths=[eager,channels_last]", "infer.sizes=[[64,48]]", "infer.tile=32"]
+
+
+def test_bench_prints_a_table_then_one_consistent_json_line(tmp_path, capsys, monkeypatch):
+    result = run_main("bench", [*SMOKE, f"hydra.run.dir={tmp_path / 'run'}"], capsys, monkeypatch)
+    assert result.code == 0, result.err[-2000:]
+    lines = result.out.strip().splitlines()
+    assert "conv roofline" in result.out and "memory ceiling" in result.out
+    document = json.loads(lines[-1])
+    assert document["model"] == "jointsr" and document["scale"] == 4
+    train = document["train"]
+    assert set(train["paths"]) == {"eager", "channels_last"} and train["default_path"] == "eager"
+    assert train["steps_per_s"] == train["paths"]["eager"]["steps_per_s"] == train["eager_steps_per_s"]
+    assert train["bound"] in ("compute", "memory")
+    assert train["limit_seconds"] == max(train["compute_seconds"], train["memory_seconds"])
+    assert (train["bound"] == "compute") == (train["compute_seconds"] >= train["memory_seconds"])
+    assert train["compute_seconds"] == pytest.approx(
+        train["flops_per_step"] / (train["conv_roofline"]["gflops_per_s"] * 1e9))
+    assert train["memory_seconds"] == pytest.approx(train["bytes_per_step"] / (train["triad"]["gb_per_s"] * 1e9))
+    for row in train["paths"].values():
+        assert row["steps_per_s"] == pytest.approx(1 / row["seconds_per_step"])
+        assert row["limit_ratio"] == pytest.approx(train["limit_seconds"] / row["seconds_per_step"])
+        assert row["hr_pixels_per_s"] == pytest.approx(2 * 16 * 16 * row["steps_per_s"])
+        assert row["gflops_per_s"] == pytest.approx(train["flops_per_step"] / row["seconds_per_step"] / 1e9)
+    assert train["triad"]["bytes"] == 3 * 4 * train["triad"]["elements"]
+
+    # FLOPs of a step: forward + backward, about 3 forward passes (no input gradient of the
+    # first layers), counted here independently on the same network and batch shape
+    net = build_model(compose_config("bench", SMOKE, tmp_path / "c").model).net
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        net(torch.rand(2, 1, 4, 4), torch.rand(2, 1, 16, 16))
+    assert 2.0 * counter.get_total_flops() < train["flops_per_step"] <= 3.0 * counter.get_total_flops()
+    # every operator's tensors: at least the forward's output and the batch, read and written
+    assert train["bytes_per_step"] > 4 * (2 * 16 * 16 * 3)
+
+    (row,) = document["infer"]
+    assert row["hr_shape"] == [64, 48] and row["tile"] == 32
+    assert row["megapixels_per_s"] == pytest.approx(64 * 48 / 1e6 / row["seconds"])
+    assert row["peak_rss_mb"] >= row["base_rss_mb"] > 0
+
+
+def test_an_unknown_path_is_one_line(tmp_path, capsys, monkeypatch):
+    result = run_main("bench", [*SMOKE, "train.paths=[turbo]", f"hydra.run.dir={tmp_path / 'run'}"],
+                      capsys, monkeypatch)
+    assert result.code != 0 and len(result.error_lines) == 1
+    assert "turbo" in result.error_lines[0] and "eager" in result.error_lines[0]
