@@ -15,6 +15,7 @@ from torch import nn
 from conftest import compose_config, require_data
 from jointsr.lit import SRModule, warmup_cosine
 from jointsr.models.blocks import Threshold
+from jointsr.models.network import SRNetwork
 from jointsr.train import train
 from jointsr.utils.run import load_checkpoint_model
 
@@ -52,7 +53,9 @@ def test_threshold_is_non_negative_for_any_raw_value():
     assert (threshold() >= 0).all()
 
 
-class _Broken(nn.Module):
+class _Broken(SRNetwork):
+    scale, guide_channels = 2, 1
+
     def __init__(self):
         super().__init__()
         self.weight = nn.Parameter(torch.ones(1))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.callbacks import ModelSummary, RichProgressBar
 
 
@@ -116,29 +118,34 @@ class TimedCheckpoints(L.Callback):
         self.saved_step = trainer.global_step
 
 
-class LastCheckpoint(L.Callback):
+class LastCheckpoint(ModelCheckpoint):
     """``DIRPATH/last.ckpt``: the full training state after every validation of a fit and at
     its end, whatever the monitored metric did. (Lightning's ``save_last`` rewrites
     ``last.ckpt`` only when a new best is saved, so a run whose last validations did not
     improve would resume, and be tested under ``test_checkpoint=last``, from an older state.)
-    Written to a temporary name and renamed, so a run killed while saving keeps the previous
-    file whole."""
+    A :class:`ModelCheckpoint` that saves nothing by itself (``save_top_k=0``), so that
+    Lightning runs it after the other callbacks, like every checkpoint callback, and the
+    state it writes is the one a stock checkpoint would hold. Written to a temporary name
+    and renamed, so a run killed while saving keeps the previous file whole."""
 
     def __init__(self, dirpath: str) -> None:
-        self.dirpath = dirpath
+        super().__init__(dirpath=dirpath, filename="last", monitor=None, save_top_k=0, save_last=False,
+                         enable_version_counter=False)
         self.saved_step: int | None = None
+
+    @property
+    def state_key(self) -> str:
+        return "LastCheckpoint"
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.state.fn == "fit" and not trainer.sanity_checking:
-            self._save(trainer)
+            self._write(trainer)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.saved_step != trainer.global_step:
-            self._save(trainer)
+            self._write(trainer)
 
-    def _save(self, trainer: L.Trainer) -> None:
-        import os
-
+    def _write(self, trainer: L.Trainer) -> None:
         final = os.path.join(self.dirpath, "last.ckpt")
         partial = os.path.join(self.dirpath, ".last.ckpt.partial")
         trainer.save_checkpoint(partial)  # every rank calls it; rank 0 writes
