@@ -18,6 +18,12 @@ from jointsr.utils.run import (build_model, build_trainer, closing_trackers, ins
 log = logging.getLogger("jointsr")
 
 
+#: Testing runs in one process whatever ``trainer=`` says (as jointsr-train's own test does):
+#: a test split is a few whole images, and under a spawned multi-process strategy the
+#: per-image rows would stay in the worker processes, leaving ``test_metrics.json`` empty.
+ONE_PROCESS = {"devices": 1, "num_nodes": 1, "strategy": "auto"}
+
+
 def evaluate(cfg: DictConfig) -> dict:
     """Run the test split and write ``test_metrics.json`` into the run directory."""
     if cfg.get("curve_dir"):
@@ -40,7 +46,8 @@ def evaluate(cfg: DictConfig) -> dict:
 
         model.tile = check_tile(cfg.tile)
     loggers = instantiate_group(cfg.get("logger"))
-    trainer = build_trainer(cfg.trainer, val_check_interval=1, logger=loggers or False, callbacks=[])
+    trainer = build_trainer(cfg.trainer, val_check_interval=1, logger=loggers or False, callbacks=[],
+                            **ONE_PROCESS)
     with closing_trackers(loggers):
         datamodule.prepare_data()  # dataset files against their checksums, where known
         datamodule.setup("test")  # every test image decoded before the first one is tested
@@ -80,7 +87,7 @@ def evaluate_curve(cfg: DictConfig) -> dict:
     datamodule.prepare_data()
     datamodule.setup("test")
     output = Path(cfg.paths.output_dir)
-    trainer = build_trainer(cfg.trainer, val_check_interval=1, logger=False, callbacks=[],
+    trainer = build_trainer(cfg.trainer, val_check_interval=1, logger=False, callbacks=[], **ONE_PROCESS,
                             enable_progress_bar=False, enable_model_summary=False)
     rows = []
     for index, (minutes, step, path, model) in enumerate(models, 1):

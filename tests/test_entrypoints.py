@@ -168,6 +168,19 @@ def test_eval_bicubic_writes_the_table(compose_cfg, tmp_path, capsys):
     assert document["mean"]["psnr"] == np.mean([row["psnr"] for row in document["per_image"]])
 
 
+def test_eval_under_a_multi_process_trainer_tests_every_image_in_one_process(compose_cfg, tmp_path):
+    """trainer=ddp with 2 CPU processes: the per-image rows would stay in the spawned workers
+    and test_metrics.json would list no image; eval tests in one process instead."""
+    require_data("rgbnir")
+    cfg = compose_cfg("eval", ["model=bicubic", "scale=x2", "data.max_test_images=2", "trainer=ddp",
+                               "trainer.accelerator=cpu", "trainer.devices=2"])
+    document = evaluate(cfg)
+    assert len(document["per_image"]) == 2
+    single = evaluate(compose_cfg("eval", ["model=bicubic", "scale=x2", "data.max_test_images=2",
+                                           f"hydra.run.dir={tmp_path / 'one'}"]))
+    assert document["per_image"] == single["per_image"]
+
+
 def test_eval_refuses_an_untrained_network(compose_cfg):
     require_data("rgbnir")
     cfg = compose_cfg("eval", ["model=jointsr"])
