@@ -15,6 +15,9 @@ from jointsr import CONFIG_DIR
 
 # The real data: only where JOINTSR_DATA_DIR says (`make test` sets it), never a machine path.
 _DATA_ENV = os.environ.get("JOINTSR_DATA_DIR")
+# eager training steps in tests (conf/model/jointsr.yaml: model.compile); test_fast.py compiles
+# on purpose, and subprocesses of the CLI tests inherit this
+os.environ.setdefault("JOINTSR_COMPILE", "false")
 DATA_DIR = Path(_DATA_ENV).expanduser() if _DATA_ENV else Path("JOINTSR_DATA_DIR-is-not-set")
 
 

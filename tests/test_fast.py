@@ -54,3 +54,15 @@ def test_a_compiler_failure_falls_back_to_eager_once(caplog):
     assert network.failed and "no C++ compiler" in network.failed
     assert torch.equal(first, network.net(lr, guide)) and torch.equal(second, first)
     assert sum("torch.compile is unavailable" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_jointsr_trains_with_the_fused_step_by_default_and_the_environment_can_turn_it_off(monkeypatch, tmp_path):
+    """The measured-faster path is the default for the JointSR models (1.69x the eager step,
+    experiments/performance/); JOINTSR_COMPILE=false turns it off (as this suite does), and
+    the baselines stay eager."""
+    monkeypatch.delenv("JOINTSR_COMPILE", raising=False)
+    assert compose_config("train", ["model=jointsr"], tmp_path).model.compile is True
+    assert compose_config("train", ["model=jointsr_paper"], tmp_path).model.compile is True
+    assert compose_config("train", ["model=coista"], tmp_path).model.compile is False
+    monkeypatch.setenv("JOINTSR_COMPILE", "false")
+    assert compose_config("train", ["model=jointsr"], tmp_path).model.compile is False
