@@ -57,6 +57,8 @@ class CompiledNetwork:
             return eager(*args)
         if first:
             self.compile_seconds += time.perf_counter() - start
+            log.info("fused training step: torch.compile of %s took %.1f s (the first step; "
+                     "model.compile=false or JOINTSR_COMPILE=false trains eager)", name, self.compile_seconds)
         return result
 
     def __call__(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> torch.Tensor:
