@@ -40,6 +40,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from jointsr import CONFIG_DIR
 from jointsr.errors import ConfigError, reports_user_errors, run_command
+from jointsr.lit import network_loss
 from jointsr.utils.run import build_model, set_threads
 
 log = logging.getLogger("jointsr")
@@ -159,15 +160,8 @@ class _Path:
         self.first_seconds = 0.0
 
     def step(self) -> None:
-        lr, guide, hr = self.batch["lr"], self.batch["guide"], self.batch["hr"]
         self.optimizer.zero_grad(set_to_none=True)
-        if self.weights is not None:
-            predictions = self.runner.forward_steps(lr, guide)
-            weights = [1.0 / len(predictions)] * len(predictions) if self.weights == "uniform" else self.weights
-            loss = sum(w * self.loss_fn(p, hr) for w, p in zip(weights, predictions))
-        else:
-            loss = self.loss_fn(self.runner(lr, guide), hr)
-        loss.backward()
+        network_loss(self.runner, self.batch, self.loss_fn, self.weights).backward()
         self.optimizer.step()
 
     @property

@@ -12,16 +12,10 @@ from omegaconf import DictConfig, open_dict
 
 from jointsr.errors import ConfigError, MissingFileError, check_writable_folder, reports_user_errors, run_command
 from jointsr.evaluation import bicubic_reference, format_table, test_metrics, write_csv_atomic, write_json_atomic
-from jointsr.utils.run import (build_model, build_trainer, closing_trackers, instantiate_group,
+from jointsr.utils.run import (ONE_PROCESS, build_model, build_trainer, closing_trackers, instantiate_group,
                                load_checkpoint_model, recorded_data, set_threads)
 
 log = logging.getLogger("jointsr")
-
-
-#: Testing runs in one process whatever ``trainer=`` says (as jointsr-train's own test does):
-#: a test split is a few whole images, and under a spawned multi-process strategy the
-#: per-image rows would stay in the worker processes, leaving ``test_metrics.json`` empty.
-ONE_PROCESS = {"devices": 1, "num_nodes": 1, "strategy": "auto"}
 
 
 def evaluate(cfg: DictConfig) -> dict:

@@ -116,18 +116,7 @@ class SRModule(L.LightningModule):
 
     def training_loss(self, batch: dict) -> torch.Tensor:
         """The loss of the output, or the ``step_weights``-weighted loss of every step's."""
-        net = self.training_network  # the compiled network under model.compile=true
-        if self.step_weights is None:
-            return self.loss_fn(net(batch["lr"], batch["guide"]), batch["hr"])
-        predictions = net.forward_steps(batch["lr"], batch["guide"])
-        weights = self.step_weights
-        if weights == "uniform":
-            weights = [1.0 / len(predictions)] * len(predictions)
-        elif len(weights) != len(predictions):
-            raise ConfigError(f"model.step_weights={list(weights)} gives {len(weights)} weights but "
-                              f"{self.name} has {len(predictions)} steps; give one weight per step or "
-                              f"model.step_weights=uniform")
-        return sum(w * self.loss_fn(p, batch["hr"]) for w, p in zip(weights, predictions))
+        return network_loss(self.training_network, batch, self.loss_fn, self.step_weights, self.name)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         if self.net.needs_calibration:
@@ -271,6 +260,24 @@ class SRModule(L.LightningModule):
         checkpoint["jointsr"] = {"model_cfg": self.model_cfg, "name": self.name}
         if self.data_record is not None:  # what jointsr-eval tests on by default
             checkpoint["jointsr"]["data"] = self.data_record
+
+
+def network_loss(net, batch: dict, loss_fn: Callable, step_weights: str | Sequence[float] | None,
+                 name: str = "the network") -> torch.Tensor:
+    """``loss_fn`` of ``net``'s output against the batch's HR truth, or with ``step_weights``
+    (``"uniform"`` or one weight per step) the weighted loss of every ``forward_steps``
+    prediction: what a training step minimises (also timed by jointsr-bench)."""
+    if step_weights is None:
+        return loss_fn(net(batch["lr"], batch["guide"]), batch["hr"])
+    predictions = net.forward_steps(batch["lr"], batch["guide"])
+    weights = step_weights
+    if weights == "uniform":
+        weights = [1.0 / len(predictions)] * len(predictions)
+    elif len(weights) != len(predictions):
+        raise ConfigError(f"model.step_weights={list(weights)} gives {len(weights)} weights but "
+                          f"{name} has {len(predictions)} steps; give one weight per step or "
+                          f"model.step_weights=uniform")
+    return sum(w * loss_fn(p, batch["hr"]) for w, p in zip(weights, predictions))
 
 
 def _check_step_weights(weights: str | Sequence[float] | None) -> str | list[float] | None:

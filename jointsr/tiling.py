@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import logging
 import math
-import weakref
 from typing import Callable
 
 import torch
 from torch import nn
 
-from jointsr.utils.memory import PROBE_SIDES, SAFETY, available_bytes, forward_peak_bytes
+from jointsr.utils.memory import SAFETY, available_bytes, forward_memory_line
 
 log = logging.getLogger("jointsr")
 
@@ -246,24 +245,6 @@ class _progress_bar:
 
 
 # --------------------------------------------------------------------------- automatic tile size
-_memory_lines: "weakref.WeakKeyDictionary[nn.Module, tuple[float, float]]" = weakref.WeakKeyDictionary()
-
-
-def _memory_line(net: nn.Module, guide_channels: int, device: torch.device) -> tuple[float, float]:
-    """``(fixed, per LR pixel)`` bytes of a forward pass, from two probe passes (cached per network)."""
-    key = (bool(net.training), guide_channels, str(device))
-    cached = _memory_lines.get(net)
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    small, large = PROBE_SIDES
-    low = forward_peak_bytes(net, small, guide_channels, int(net.scale), device)
-    high = forward_peak_bytes(net, large, guide_channels, int(net.scale), device)
-    per_pixel = max(0.0, (high - low) / (large * large - small * small))
-    line = (max(0.0, low - per_pixel * small * small), per_pixel)
-    _memory_lines[net] = (key, line)
-    return line
-
-
 def auto_tile(net: nn.Module, height: int, width: int, guide_channels: int, device: torch.device,
               budget_bytes: int | None = None, batch: int = 1) -> int | None:
     """The tile (HR side) for a batch of ``height x width`` HR outputs: 0 (the whole image) when its
@@ -276,7 +257,7 @@ def auto_tile(net: nn.Module, height: int, width: int, guide_channels: int, devi
             return 0
         budget_bytes = int(AUTO_MEMORY_SHARE * available)
     scale, align = int(net.scale), alignment(net)
-    fixed, per_pixel = _memory_line(net, guide_channels, device)
+    fixed, per_pixel = forward_memory_line(net, guide_channels, int(net.scale), device)
 
     def needed(hr_h: int, hr_w: int) -> float:
         return SAFETY * (fixed + per_pixel * batch * (hr_h / scale) * (hr_w / scale))

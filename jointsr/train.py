@@ -17,8 +17,8 @@ from jointsr.evaluation import bicubic_reference, format_table, test_metrics, wr
 from jointsr.utils.callbacks import training_minutes
 from jointsr.utils.checkpoint import check_training_checkpoint
 from jointsr.utils.tracking import configure_wandb, log_checkpoint, log_test_table, start_runs
-from jointsr.utils.run import (build_model, build_trainer, closing_trackers, data_record, instantiate_group,
-                               set_threads)
+from jointsr.utils.run import (ONE_PROCESS, build_model, build_trainer, closing_trackers, data_record,
+                               instantiate_group, set_threads)
 
 log = logging.getLogger("jointsr")
 
@@ -91,8 +91,8 @@ def train(cfg: DictConfig) -> float | None:
             tester = trainer
             if trainer.world_size > 1:
                 # Test on one device: every image once, all per-image rows in this process.
-                tester = build_trainer(cfg.trainer, val_check_interval=1, devices=1, num_nodes=1,
-                                       strategy="auto", logger=loggers or False, callbacks=[])
+                tester = build_trainer(cfg.trainer, val_check_interval=1, logger=loggers or False, callbacks=[],
+                                       **ONE_PROCESS)
             tester.test(model, datamodule=datamodule, ckpt_path=best, weights_only=True)
             document = test_metrics(model.name, datamodule.name, cfg.scale, model.test_results,
                                     rmse_unit=datamodule.rmse_unit, rmse_scales=datamodule.rmse_scales(),

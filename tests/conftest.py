@@ -53,3 +53,16 @@ def compose_cfg(tmp_path):
 
     yield _compose
     GlobalHydra.instance().clear()
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch, tmp_path):
+    """``cli(command, *args)``: runs the command with a run folder and a cache in ``tmp_path``."""
+    monkeypatch.setenv("JOINTSR_CACHE_DIR", str(tmp_path / "cache"))
+
+    from cli_helpers import run_main
+
+    def run(command: str, *args: str):
+        return run_main(command, [*args, f"hydra.run.dir={tmp_path / 'run'}"], capsys, monkeypatch)
+
+    return run

@@ -17,16 +17,6 @@ TINY = ["model.net.k=8", "model.net.K=3", "logger=csv", "data.progress=false", "
         "data.max_test_images=1", "data.test_crop=64", "data.val_crop=48", "data.batch_size=4"]
 
 
-@pytest.fixture
-def cli(capsys, monkeypatch, tmp_path):
-    monkeypatch.setenv("JOINTSR_CACHE_DIR", str(tmp_path / "cache"))
-
-    def run(command: str, *args: str):
-        return run_main(command, [*args, f"hydra.run.dir={tmp_path / 'run'}"], capsys, monkeypatch)
-
-    return run
-
-
 def test_scale_as_a_number_means_the_scale_option():
     assert normalise(["scale=4", "data=cave"]) == ["scale=x4", "data=cave"]
     assert normalise(["scale=2,4"]) == ["scale=x2,x4"]  # a sweep

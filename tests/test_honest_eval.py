@@ -34,16 +34,6 @@ def cave_run(tmp_path_factory) -> Path:
     return run
 
 
-@pytest.fixture
-def cli(capsys, monkeypatch, tmp_path):
-    monkeypatch.setenv("JOINTSR_CACHE_DIR", str(tmp_path / "cache"))
-
-    def run(command: str, *args: str):
-        return run_main(command, [*args, f"hydra.run.dir={tmp_path / 'run'}"], capsys, monkeypatch)
-
-    return run
-
-
 def test_a_checkpoint_records_the_data_it_was_trained_on(cave_run):
     record = load_checkpoint(cave_run / "checkpoints" / "last.ckpt")["jointsr"]["data"]
     assert record["config"] == "cave" and record["scale"] == 4 and record["guide_channels"] == 1

@@ -58,17 +58,6 @@ def pair(tmp_path_factory) -> tuple[Path, Path]:
     return target, guide
 
 
-@pytest.fixture
-def cli(capsys, monkeypatch, tmp_path):
-    """``cli(command, *args)``: runs the command with a run folder and a cache in ``tmp_path``."""
-    monkeypatch.setenv("JOINTSR_CACHE_DIR", str(tmp_path / "cache"))
-
-    def run(command: str, *args: str):
-        return run_main(command, [*args, f"hydra.run.dir={tmp_path / 'run'}"], capsys, monkeypatch)
-
-    return run
-
-
 def predict_args(ckpt, target, guide, out, *extra) -> list[str]:
     return [f"ckpt_path={ckpt}", f"target={target}", f"guide={guide}", f"out={out}", *extra]
 

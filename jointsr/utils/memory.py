@@ -67,15 +67,33 @@ def forward_peak_bytes(net: torch.nn.Module, lr_side: int, guide_channels: int, 
     return probe.peak + inputs
 
 
-def estimate_forward_bytes(net: torch.nn.Module, lr_height: int, lr_width: int, guide_channels: int,
-                           scale: int, device: torch.device) -> int:
-    """Estimated peak memory (bytes) of ``net`` on an ``lr_height x lr_width`` target, weights
-    included: a line through two probe measurements, times :data:`SAFETY`."""
+_memory_lines: "weakref.WeakKeyDictionary[torch.nn.Module, tuple[tuple, tuple[float, float]]]" = \
+    weakref.WeakKeyDictionary()
+
+
+def forward_memory_line(net: torch.nn.Module, guide_channels: int, scale: int,
+                        device: torch.device) -> tuple[float, float]:
+    """``(fixed, per LR pixel)`` bytes of a forward pass of ``net``: a line through two probe
+    measurements (:data:`PROBE_SIDES`), cached per network, mode and device, so validation
+    and tiled inference probe once, not per image."""
+    key = (bool(net.training), guide_channels, scale, str(device))
+    cached = _memory_lines.get(net)
+    if cached is not None and cached[0] == key:
+        return cached[1]
     small, large = PROBE_SIDES
     low = forward_peak_bytes(net, small, guide_channels, scale, device)
     high = forward_peak_bytes(net, large, guide_channels, scale, device)
     per_pixel = max(0.0, (high - low) / (large * large - small * small))
-    fixed = max(0.0, low - per_pixel * small * small)
+    line = (max(0.0, low - per_pixel * small * small), per_pixel)
+    _memory_lines[net] = (key, line)
+    return line
+
+
+def estimate_forward_bytes(net: torch.nn.Module, lr_height: int, lr_width: int, guide_channels: int,
+                           scale: int, device: torch.device) -> int:
+    """Estimated peak memory (bytes) of ``net`` on an ``lr_height x lr_width`` target, weights
+    included: :func:`forward_memory_line` times :data:`SAFETY`."""
+    fixed, per_pixel = forward_memory_line(net, guide_channels, scale, device)
     weights = sum(p.nbytes for p in net.parameters()) + sum(b.nbytes for b in net.buffers())
     return int(SAFETY * (fixed + per_pixel * lr_height * lr_width) + weights)
 

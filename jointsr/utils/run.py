@@ -26,6 +26,12 @@ def instantiate_group(cfg: DictConfig | None) -> list:
             if isinstance(entry, DictConfig) and "_target_" in entry]
 
 
+#: Testing runs in one process whatever ``trainer=`` says (jointsr-train's test, jointsr-eval):
+#: a test split is a few whole images, and under a spawned multi-process strategy the
+#: per-image rows would stay in the worker processes, leaving ``test_metrics.json`` empty.
+ONE_PROCESS = {"devices": 1, "num_nodes": 1, "strategy": "auto"}
+
+
 def build_trainer(trainer_cfg: DictConfig, **kwargs) -> L.Trainer:
     """The Lightning trainer of ``trainer_cfg`` with its validation interval fitted to the run's
     budget (:func:`~jointsr.utils.callbacks.validation_interval`; a note is logged when it
