@@ -4,7 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
-EXPERIMENT ?= budget_nir_x4
+EXPERIMENT ?= budget_protocol
+DATA   ?= rgbnir
+SCALE  ?= x4
 export JOINTSR_DATA_DIR ?= $(abspath ../shared/data)
 
 .PHONY: help install train test test-full clean
@@ -22,8 +24,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install jointsr (editable, with dev extras)
 
-train: $(STAMP)  ## train the default experiment (EXPERIMENT=budget_nir_x4: 20 min, then test); overrides in ARGS="..."
-	$(BIN)/jointsr-train experiment=$(EXPERIMENT) $(ARGS)
+train: $(STAMP)  ## train the default recipe (EXPERIMENT=budget_protocol DATA=rgbnir SCALE=x4: 20 min, then test); overrides in ARGS="..."
+	$(BIN)/jointsr-train experiment=$(EXPERIMENT) data=$(DATA) scale=$(SCALE) $(ARGS)
 
 test: $(STAMP)  ## the fast test suite (real data from JOINTSR_DATA_DIR)
 	$(BIN)/python -m pytest -q $(ARGS)

@@ -134,7 +134,7 @@ def checkpoint_data(cfg: DictConfig, ckpt_path) -> DictConfig:
         composed = _compose_eval(overrides)
         cfg = cfg.copy()
         with open_dict(cfg):
-            cfg.data, cfg.scale, cfg.hr_patch = composed.data, composed.scale, composed.hr_patch
+            cfg.data, cfg.scale = composed.data, composed.scale
             if "data.degradation" not in explicit and not any(k.startswith("data.degradation.") for k in explicit):
                 cfg.data.degradation = record["degradation"]
             if "data.guide_channels" not in explicit:

@@ -24,9 +24,9 @@ def test_scale_as_a_number_means_the_scale_option():
 
 
 def test_scale_4_composes_as_x4(capsys, monkeypatch):
-    result = run_main("train", ["scale=4", "--cfg", "job"], capsys, monkeypatch)
+    result = run_main("train", ["scale=4", "--cfg", "job", "--resolve"], capsys, monkeypatch)
     assert result.code == 0, result.err[-2000:]
-    assert "\nscale: 4\n" in "\n" + result.out and "hr_patch: 44" in result.out
+    assert "\nscale: 4\n" in "\n" + result.out and "patch_size: 44" in result.out
 
 
 @pytest.mark.parametrize("group", ["model", "data"])

@@ -24,8 +24,9 @@ from jointsr.train import train
 
 CONF = Path(CONFIG_DIR)
 EXPERIMENTS = sorted(path.stem for path in (CONF / "experiment").glob("*.yaml"))
-PAPER_TASKS = [("paper_cave_x4", "cave", 4), ("paper_cave_x8", "cave", 8),
-               ("paper_nir_x2", "rgbnir", 2), ("paper_nir_x4", "rgbnir", 4)]
+#: the paper's four tables: the paper protocol with data= and scale=
+PAPER_TASKS = [("cave", 4), ("cave", 8), ("rgbnir", 2), ("rgbnir", 4)]
+PAPER_CAVE_X4 = ["experiment=paper_protocol", "data=cave", "scale=x4"]
 TINY = ["debug=fast", "logger=csv", "model.net.k=8", "model.net.K=3"]
 
 
@@ -58,29 +59,54 @@ def _clear_hydra():
     GlobalHydra.instance().clear()
 
 
-def test_the_paper_tasks_and_the_ablation_have_experiment_files():
-    assert {"paper_cave_x4", "paper_cave_x8", "paper_nir_x2", "paper_nir_x4", "ablation_depth"} <= set(EXPERIMENTS)
+def test_the_experiments_are_two_protocols_and_the_ablation():
+    """Issue 15: the per-task files became the protocols plus data= and scale=."""
+    assert set(EXPERIMENTS) == {"paper_protocol", "budget_protocol", "ablation_depth"}
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_experiment_composes_and_resolves(experiment):
     data = skip_without_data_config(experiment)
     cfg = compose_with_hydra([f"experiment={experiment}"])
-    assert cfg.experiment_name == experiment
     assert cfg.hydra.runtime.choices.data == data
     assert cfg.hydra.runtime.choices.experiment == experiment
     job = OmegaConf.to_container(cfg, resolve=False)
     del job["hydra"]
     OmegaConf.to_container(OmegaConf.create(job), resolve=True)  # every interpolation resolves
     # a stable sweep folder (no timestamp): re-running the same sweep command resumes it
-    assert cfg.hydra.sweep.dir.endswith(f"sweeps/{experiment}")
+    assert cfg.hydra.sweep.dir.endswith(f"sweeps/{cfg.experiment_name}")
 
 
-@pytest.mark.parametrize("experiment,data,scale", PAPER_TASKS)
-def test_paper_experiments_pin_task_and_protocol_not_the_model(experiment, data, scale):
-    skip_without_data_config(experiment)
+@pytest.mark.parametrize("protocol", ["paper", "budget"])
+@pytest.mark.parametrize("data,scale", [("cave", 4), ("rgbnir", 2), ("cave", 8)])
+def test_a_protocol_names_its_sweep_after_the_task(protocol, data, scale):
+    """One protocol file serves every task, and each task still gets its own sweep folder."""
+    cfg = compose_with_hydra([f"experiment={protocol}_protocol", f"data={data}", f"scale=x{scale}"])
+    assert cfg.experiment_name == f"{protocol}_{data}_x{scale}"
+    assert cfg.hydra.sweep.dir.endswith(f"sweeps/{protocol}_{data}_x{scale}")
+
+
+@pytest.mark.parametrize("old,new", [("paper_cave_x4", "experiment=paper_protocol data=cave scale=x4"),
+                                     ("budget_nir_x4", "experiment=budget_protocol data=rgbnir scale=x4"),
+                                     ("paper_nir_x2", "experiment=paper_protocol data=rgbnir scale=x2")])
+def test_a_retired_task_experiment_names_its_replacement(cli, old, new):
+    result = cli("train", f"experiment={old}")
+    assert result.code != 0 and "Traceback" not in result.err
+    assert f"experiment={old} is now {new}" in result.err
+
+
+@pytest.mark.parametrize("scale,side", [(2, 44), (4, 44), (8, 48), (16, 64)])
+def test_the_training_patch_side_follows_the_scale(scale, side):
+    """data.patch_size: the smallest multiple of the scale >= 44 px whose LR patch is >= 4 px
+    (the sides the scale files used to list)."""
+    cfg = compose_with_hydra(["data=cave", f"scale=x{scale}"])
+    assert cfg.data.patch_size == side and side % scale == 0 and side >= 44 and side // scale >= 4
+
+
+@pytest.mark.parametrize("data,scale", PAPER_TASKS)
+def test_the_paper_protocol_pins_the_recipe_not_the_model(data, scale):
     for model in ("jointsr_paper", "jointsr", "djf", "srfbn"):
-        cfg = compose_with_hydra([f"experiment={experiment}", f"model={model}"])
+        cfg = compose_with_hydra(["experiment=paper_protocol", f"data={data}", f"scale=x{scale}", f"model={model}"])
         assert cfg.model.name == model
         assert cfg.hydra.runtime.choices.data == data and cfg.scale == scale == cfg.model.net.scale
         assert cfg.model.optimizer.lr == pytest.approx(1e-4)
@@ -94,7 +120,7 @@ def test_paper_experiments_pin_task_and_protocol_not_the_model(experiment, data,
 def test_the_paper_protocol_trains_each_model_with_its_own_published_loss(model, loss):
     """Issue 12: the protocol no longer forces MSE on every model; SRFBN's L1 (on every step's
     output: model.step_weights=uniform) comes from conf/model/srfbn.yaml."""
-    cfg = compose_with_hydra(["experiment=paper_cave_x4", f"model={model}"])
+    cfg = compose_with_hydra([*PAPER_CAVE_X4, f"model={model}"])
     own = compose_with_hydra([f"model={model}"])
     assert cfg.model.loss == own.model.loss == loss
     assert cfg.model.step_weights == own.model.step_weights == ("uniform" if model.startswith("srfbn") else None)
@@ -106,7 +132,7 @@ def test_srfbn_is_trained_with_l1_averaged_over_its_feedback_outputs_under_the_p
     steps (the module's training loss on a batch, against the formula written out here)."""
     from jointsr.utils.run import build_model
 
-    cfg = compose_with_hydra(["experiment=paper_cave_x4", "model=srfbn", "model.net.num_features=4",
+    cfg = compose_with_hydra([*PAPER_CAVE_X4, "model=srfbn", "model.net.num_features=4",
                               "model.net.num_groups=2", "model.net.num_steps=3"])
     module = build_model(cfg.model)
     generator = torch.Generator().manual_seed(0)
@@ -117,7 +143,7 @@ def test_srfbn_is_trained_with_l1_averaged_over_its_feedback_outputs_under_the_p
     assert len(outputs) == 3
     expected = sum((output - batch["hr"]).abs().mean() for output in outputs) / len(outputs)
     torch.testing.assert_close(loss, expected)
-    mse_model = build_model(compose_with_hydra(["experiment=paper_cave_x4", "model=djf"]).model)
+    mse_model = build_model(compose_with_hydra([*PAPER_CAVE_X4, "model=djf"]).model)
     with torch.no_grad():
         prediction = mse_model.net(batch["lr"], batch["guide"])
         torch.testing.assert_close(mse_model.training_step(batch, 0), (prediction - batch["hr"]).square().mean())
@@ -125,30 +151,32 @@ def test_srfbn_is_trained_with_l1_averaged_over_its_feedback_outputs_under_the_p
 
 def test_the_paper_tables_script_trains_jointsr_fast_with_its_own_recipe_and_the_rest_as_published():
     """experiments/paper_tables/run.sh: the JointSR-fast row gets exactly model=jointsr's own
-    optimiser and schedule (under the paper's data protocol); the other rows the protocol's."""
+    optimiser and schedule (under the paper's data protocol); the other rows the protocol's;
+    every row a step budget (no clock), its own from budget.json."""
     import shlex
 
     script = (Path(CONFIG_DIR).parent / "experiments" / "paper_tables" / "run.sh").read_text()
-    block = re.search(r"fast_recipe=\((.*?)\)\n", script, re.S).group(1)
-    recipe = shlex.split(block)
-    common = shlex.split(re.search(r"common=\((.*?)\)\n", script, re.S).group(1).replace("$budget", "00:00:05:00"))
-    assert "model=jointsr_paper,lmcsc,coista,djf,srfbn" in script and "seeds=1,2,3" in script and "seeds=1,2 " in script
-    fast = compose_with_hydra(["experiment=paper_cave_x4", "model=jointsr", *common, *recipe])
+    recipe = shlex.split(re.search(r"fast_recipe=\((.*?)\)\n", script, re.S).group(1))
+    common = shlex.split(re.search(r"common=\((.*?)\)\n", script, re.S).group(1))
+    assert "for model in jointsr_paper lmcsc coista djf srfbn; do" in script
+    assert "seeds=1,2,3" in script and "seeds=1,2 " in script and "trainer.max_time=null" in common
+    assert script.count('trainer.max_steps="$(steps ') == 2  # the baselines' loop and the fast row
+    fast = compose_with_hydra([*PAPER_CAVE_X4, "model=jointsr", *common, *recipe, "trainer.max_steps=900"])
     own = compose_with_hydra(["model=jointsr"])
     assert fast.model.optimizer == own.model.optimizer and fast.model.scheduler == own.model.scheduler
-    assert fast.data.val_holdout is False and fast.test_checkpoint == "last" and fast.trainer.max_time == "00:00:05:00"
-    proposed = compose_with_hydra(["experiment=paper_cave_x4", "model=jointsr_paper", *common])
+    assert fast.data.val_holdout is False and fast.test_checkpoint == "last" and fast.trainer.max_time is None
+    proposed = compose_with_hydra([*PAPER_CAVE_X4, "model=jointsr_paper", *common])
     assert proposed.model.optimizer.lr == pytest.approx(1e-4) and proposed.model.scheduler is None
 
 
-@pytest.mark.parametrize("experiment", [name for name, _, _ in PAPER_TASKS])
-def test_the_paper_protocol_trains_on_every_training_image_and_tests_the_final_weights(experiment):
+@pytest.mark.parametrize("data,scale", PAPER_TASKS)
+def test_the_paper_protocol_trains_on_every_training_image_and_tests_the_final_weights(data, scale):
     """Issue 12: no training image held out under the paper protocol, model selection never
     sees the test set (the final weights are tested); the budget protocol keeps its hold-out."""
-    cfg = compose_with_hydra([f"experiment={experiment}"])
+    cfg = compose_with_hydra(["experiment=paper_protocol", f"data={data}", f"scale=x{scale}"])
     assert cfg.data.val_holdout is False and cfg.test_checkpoint == "last"
     assert len(cfg.data.val_names) == 2  # still validated: crops of training images, a monitor
-    budget = compose_with_hydra(["experiment=budget_cave_x4"])
+    budget = compose_with_hydra(["experiment=budget_protocol", "data=cave"])
     assert budget.data.val_holdout is True and budget.test_checkpoint == "best"
 
 
@@ -157,7 +185,7 @@ def test_the_paper_protocol_cuts_the_papers_training_patches(data, patches, tmp_
     """method.md section 6: about 4,840 CAVE and 12,200 RGB-NIR patches at x4 from all 20
     training images (the held-out protocol had 4,356 / 11,156)."""
     require_data(data)
-    cfg = compose_config("train", [f"experiment=paper_{'cave' if data == 'cave' else 'nir'}_x4",
+    cfg = compose_config("train", ["experiment=paper_protocol", f"data={data}", "scale=x4",
                                    "data.store=false", "data.progress=false"], tmp_path)
     datamodule = hydra.utils.instantiate(cfg.data)
     assert len(datamodule.train_names()) == 20
@@ -176,10 +204,9 @@ def test_the_ablation_sweeps_T_and_R_of_jointsr():
     assert all(override.is_sweep_override() and len(list(override.sweep_iterator())) >= 3 for override in parsed)
 
 
-@pytest.mark.parametrize("experiment,data", [("budget_cave_x4", "cave"), ("budget_nir_x4", "rgbnir")])
-def test_budget_experiments_train_the_default_recipe_for_twenty_minutes(experiment, data):
-    skip_without_data_config(experiment)
-    cfg = compose_with_hydra([f"experiment={experiment}"])
+@pytest.mark.parametrize("data", ["cave", "rgbnir"])
+def test_the_budget_protocol_trains_the_default_recipe_for_twenty_minutes(data):
+    cfg = compose_with_hydra(["experiment=budget_protocol", f"data={data}"])
     default = compose_with_hydra([])
     assert cfg.hydra.runtime.choices.data == data and cfg.scale == 4 and cfg.test
     assert cfg.trainer.max_time == "00:00:20:00" and cfg.trainer.max_steps == -1  # the clock decides
@@ -195,13 +222,13 @@ def test_the_paper_shaped_network_keeps_the_paper_settings():
 
 
 def test_job_directory_names_are_readable_and_independent_of_override_order():
-    overrides = ["model=djf", "experiment=paper_nir_x4", "seed=3", "skip_done=false",
+    overrides = ["model=djf", "experiment=paper_protocol", "seed=3", "skip_done=false",
                  "trainer.max_time=00:00:01:00"]
     first = compose_with_hydra(overrides).hydra.job.override_dirname
     second = compose_with_hydra(overrides[::-1]).hydra.job.override_dirname
     # skip_done does not name a job; a seed and a budget do, so two seeds or two budgets
     # never share a folder (a seed sweep once ran one job: issue 11)
-    assert first == second == "experiment=paper_nir_x4,model=djf,seed=3,trainer.max_time=00:00:01:00"
+    assert first == second == "experiment=paper_protocol,model=djf,seed=3,trainer.max_time=00:00:01:00"
 
 
 def test_the_local_launcher_is_the_default():
