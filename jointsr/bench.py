@@ -231,7 +231,8 @@ def bench_training(cfg: DictConfig, model) -> dict | None:
             "compile_seconds": getattr(row.runner, "compile_seconds", 0.0),
             "compile_failed": row.compile_failed,
         }
-    default = "compile" if bool(cfg.model.get("compile", False)) else "eager"
+    compiled, nhwc = bool(cfg.model.get("compile", False)), bool(cfg.model.get("channels_last", False))
+    default = "+".join(name for name, on in (("compile", compiled), ("channels_last", nhwc)) if on) or "eager"
     if default not in table:
         rows_default = "eager" if "eager" in table else next(iter(table))
         log.warning("the default path %r is not among train.paths; reporting %r", default, rows_default)

@@ -86,6 +86,7 @@ class SRModule(L.LightningModule):
         grid_index: int = 0,
         calibration_patches: int = 128,
         compile: bool = False,
+        channels_last: bool = False,
         tile: int | None = None,
     ) -> None:
         super().__init__()
@@ -99,6 +100,7 @@ class SRModule(L.LightningModule):
         self.calibration_patches = calibration_patches
         # the fused training step (jointsr/fast.py) and the inference tile (jointsr/tiling.py)
         self.compile_network, self.tile = bool(compile), check_tile(tile)
+        self.channels_last = bool(channels_last)  # train in the NHWC layout (weights and patches)
         self._compiled = None
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
         self.model_cfg: dict | None = None  # set by the entry points; stored in checkpoints
@@ -116,6 +118,9 @@ class SRModule(L.LightningModule):
 
     def training_loss(self, batch: dict) -> torch.Tensor:
         """The loss of the output, or the ``step_weights``-weighted loss of every step's."""
+        if self.channels_last:
+            batch = {key: value.contiguous(memory_format=torch.channels_last) if value.dim() == 4 else value
+                     for key, value in batch.items()}
         return network_loss(self.training_network, batch, self.loss_fn, self.step_weights, self.name)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
@@ -130,6 +135,10 @@ class SRModule(L.LightningModule):
         self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True,
                  batch_size=batch["hr"].shape[0])
         return loss
+
+    def on_fit_start(self) -> None:
+        if self.channels_last:  # the weights (and, following them, Adam's moments) in NHWC
+            self.net.to(memory_format=torch.channels_last)
 
     @property
     def training_network(self):

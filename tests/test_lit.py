@@ -146,3 +146,28 @@ def test_a_checkpoint_with_the_old_deep_supervision_key_loads_with_uniform_step_
     loaded = load_checkpoint_model(path)
     assert loaded.step_weights == "uniform" and "deep_supervision" not in loaded.model_cfg["net"]
     torch.testing.assert_close(loaded.net.dictionary.weight, model.net.dictionary.weight)
+
+
+def test_channels_last_trains_the_same_network_in_the_nhwc_layout(tmp_path):
+    """``model.channels_last``: the fit holds its weights and Adam's moments in NHWC (the
+    checkpoint keeps the layout) and ends where the default layout ends, up to floating-point
+    rounding; the checkpoint loads into a network of the default layout."""
+    require_data("cave")
+    saved = {}
+    for layout in ("true", "false"):
+        run = tmp_path / layout
+        train(compose_config("train", TINY + ["trainer.max_steps=4", f"model.channels_last={layout}"], run))
+        saved[layout] = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    weights = {key: value for key, value in saved["true"]["state_dict"].items()
+               if value.dim() == 4 and value.shape[1] > 1 and value.shape[2] * value.shape[3] > 1}
+    assert weights, "the network has convolutions whose layout can differ"
+    for key, value in weights.items():
+        assert value.is_contiguous(memory_format=torch.channels_last) and not value.is_contiguous(), key
+        assert saved["false"]["state_dict"][key].is_contiguous(), key
+    moments = [state["exp_avg"] for state in saved["true"]["optimizer_states"][0]["state"].values()
+               if state["exp_avg"].dim() == 4 and state["exp_avg"].shape[1] > 1 and state["exp_avg"].shape[2] > 1]
+    assert moments and all(m.is_contiguous(memory_format=torch.channels_last) for m in moments)
+    for key, value in saved["false"]["state_dict"].items():
+        torch.testing.assert_close(saved["true"]["state_dict"][key], value, rtol=1e-4, atol=1e-5)
+    model = load_checkpoint_model(tmp_path / "true" / "checkpoints" / "last.ckpt", None)
+    assert all(p.is_contiguous() for p in model.net.parameters())
