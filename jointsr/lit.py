@@ -119,7 +119,8 @@ class SRModule(L.LightningModule):
     def training_loss(self, batch: dict) -> torch.Tensor:
         """The loss of the output, or the ``step_weights``-weighted loss of every step's."""
         if self.channels_last:
-            batch = {key: value.contiguous(memory_format=torch.channels_last) if value.dim() == 4 else value
+            batch = {key: value.contiguous(memory_format=torch.channels_last)
+                     if isinstance(value, torch.Tensor) and value.dim() == 4 else value
                      for key, value in batch.items()}
         return network_loss(self.training_network, batch, self.loss_fn, self.step_weights, self.name)
 
