@@ -192,8 +192,11 @@ def find_runs(roots: Iterable[str | Path]) -> list[Run]:
 
 def curve_owner(folder: RunDir) -> Path | None:
     """The training run whose timed checkpoints ``folder``'s ``test_curve.csv`` tested (the
-    folder of the first one's path), or None when the folder holds no such table."""
-    if not folder.test_curve.is_file():
+    folder of the first one's path), or None when the folder holds no such table or is a
+    training run itself (an older jointsr-eval wrote the table there; the folder may have
+    been moved since, so the recorded paths need not be its own)."""
+    if not folder.test_curve.is_file() or folder.test_metrics.is_file() or folder.metrics_csv.is_file() \
+            or folder.checkpoints.is_dir() or folder.timed_checkpoints():
         return None
     with folder.test_curve.open(newline="") as stream:
         first = next(csv.DictReader(stream), None)
