@@ -73,15 +73,20 @@ class RunLogger(CSVLogger, L.Callback):
 
     def keep_rows_before(self, step: int) -> None:
         """Keep the held rows logged before ``step`` ahead of this run's rows; drop the rest."""
-        if not self._pending:
+        if not self._holding():
             return
         kept = [row for row in _read_rows(self.held) if row.get("step") and int(row["step"]) < step]
         self._merge(kept)
 
     def drop_held_rows(self) -> None:
-        if self._pending:
+        if self._holding():
             self.held.unlink(missing_ok=True)
             self._pending = False
+
+    def _holding(self) -> bool:
+        """Rows are set aside and still on disk (a spawned rank 0 may have settled them)."""
+        self._pending = self._pending and self.held.is_file()
+        return self._pending
 
     def _merge(self, earlier: list[dict]) -> None:
         """``metrics.csv`` as ``earlier`` followed by what this run wrote so far; the writer
@@ -108,7 +113,7 @@ class RunLogger(CSVLogger, L.Callback):
 
     def finalize(self, status: str) -> None:
         super().finalize(status)
-        if self._pending and self._is_rank_zero():
+        if self._is_rank_zero() and self._holding():
             if status == "failed":  # it never started: the earlier rows stay, all of them
                 self._merge(_read_rows(self.held))
             else:  # a test alone (jointsr-eval into the same folder again): a new file
