@@ -12,6 +12,7 @@ from omegaconf import DictConfig, open_dict
 
 from jointsr.errors import ConfigError, MissingFileError, check_writable_folder, reports_user_errors, run_command
 from jointsr.evaluation import bicubic_reference, format_table, test_metrics, write_csv_atomic, write_json_atomic
+from jointsr.utils.rundir import RunDir, timed_checkpoints
 from jointsr.utils.run import (ONE_PROCESS, build_model, build_trainer, closing_trackers, instantiate_group,
                                load_checkpoint_model, recorded_data, set_threads)
 
@@ -19,10 +20,11 @@ log = logging.getLogger("jointsr")
 
 
 def evaluate(cfg: DictConfig) -> dict:
-    """Run the test split and write ``test_metrics.json`` into the run directory."""
+    """Run the test split and write ``test_metrics.json`` into this run's folder."""
     if cfg.get("curve_dir"):
         return evaluate_curve(cfg)
     if cfg.get("ckpt_path"):
+        _check_own_folder(cfg, cfg.ckpt_path)
         cfg = checkpoint_data(cfg, cfg.ckpt_path)
     check_writable_folder(cfg.paths.output_dir, "the run folder", "hydra.run.dir=... (or paths.log_dir=...)")
     set_threads()
@@ -50,7 +52,7 @@ def evaluate(cfg: DictConfig) -> dict:
                             rmse_unit=datamodule.rmse_unit, rmse_scales=datamodule.rmse_scales())
     if model.name != "bicubic":
         document["bicubic"] = bicubic_reference(datamodule, cfg.paths.get("cache_dir"))
-    path = write_json_atomic(Path(cfg.paths.output_dir) / "test_metrics.json", document)
+    path = write_json_atomic(RunDir.of(cfg).test_metrics, document)
     print(format_table(document))
     print(f"wrote {path}")
     return document
@@ -58,29 +60,26 @@ def evaluate(cfg: DictConfig) -> dict:
 
 def evaluate_curve(cfg: DictConfig) -> dict:
     """Test every checkpoint :class:`~jointsr.utils.callbacks.TimedCheckpoints` wrote into
-    ``cfg.curve_dir``; writes ``test_curve.csv`` (minutes, step, mean PSNR/SSIM) into the
-    training run (the parent of ``curve_dir``), each checkpoint's per-image metrics as
-    ``curve/<checkpoint>.json`` into this run's directory."""
-    from jointsr.utils.callbacks import parse_curve_checkpoint
-
+    ``cfg.curve_dir``. Writes into this run's folder only (the training run is read, never
+    written): ``test_curve.csv`` (minutes, step, mean PSNR/SSIM and the checkpoint's path,
+    which names the training run for jointsr-report) and each checkpoint's per-image metrics
+    as ``curve/<checkpoint>.json``."""
     folder = Path(cfg.curve_dir).expanduser()
-    found = sorted((parse_curve_checkpoint(p.name), p) for p in folder.glob("*.ckpt")
-                   if parse_curve_checkpoint(p.name)) if folder.is_dir() else []
+    found = timed_checkpoints(folder)
     if not found:
         raise MissingFileError(f"curve_dir={folder}: no minutesMMMM.MM-stepNNNNNNN.ckpt files (train with "
                                f"callbacks=curve, which saves them under <run>/curve)")
-    cfg = checkpoint_data(cfg, found[0][1])
+    _check_own_folder(cfg, found[0][2])
+    cfg = checkpoint_data(cfg, found[0][2])
     check_writable_folder(cfg.paths.output_dir, "the run folder", "hydra.run.dir=... (or paths.log_dir=...)")
-    check_writable_folder(folder.parent, "the training run folder (test_curve.csv goes there)",
-                          "curve_dir=... to a run you can write")
     set_threads()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = hydra.utils.instantiate(cfg.data)
     # every checkpoint is read (safely) and checked before the first one is tested
-    models = [(minutes, step, path, _checkpoint_model(path, cfg)) for (minutes, step), path in found]
+    models = [(minutes, step, path, _checkpoint_model(path, cfg)) for minutes, step, path in found]
     datamodule.prepare_data()
     datamodule.setup("test")
-    output = Path(cfg.paths.output_dir)
+    run = RunDir.of(cfg)
     trainer = build_trainer(cfg.trainer, val_check_interval=1, logger=False, callbacks=[], **ONE_PROCESS,
                             enable_progress_bar=False, enable_model_summary=False)
     rows = []
@@ -89,16 +88,25 @@ def evaluate_curve(cfg: DictConfig) -> dict:
         document = test_metrics(model.name, datamodule.name, cfg.scale, model.test_results,
                                 rmse_unit=datamodule.rmse_unit, rmse_scales=datamodule.rmse_scales(),
                                 training={"steps": step, "minutes": minutes})
-        write_json_atomic(output / "curve" / f"{path.stem}.json", document)
+        write_json_atomic(run.curve_result(path), document)
         mean = document["mean"]
         rows.append({"minutes": minutes, "step": step, "psnr": round(mean["psnr"], 4),
                      "ssim": round(mean["ssim"], 5), "checkpoint": str(path)})
         log.info("[%d/%d] %.2f min, step %d: %.2f dB / %.4f", index, len(found), minutes, step,
                  mean["psnr"], mean["ssim"])
-    # beside curve/, in the training run (jointsr-report reads it)
-    table = write_csv_atomic(folder.parent / "test_curve.csv", rows, list(rows[0]))
+    table = write_csv_atomic(run.test_curve, rows, list(rows[0]))  # jointsr-report reads it
     print(f"wrote {table}")
     return {"mean": {"psnr": rows[-1]["psnr"]}, "curve": rows}
+
+
+def _check_own_folder(cfg: DictConfig, checkpoint) -> None:
+    """jointsr-eval writes into its own run folder, never into the training run it tests
+    (whose ``test_metrics.json`` and curves it would replace)."""
+    run, trained = RunDir.of(cfg), RunDir.holding(checkpoint)
+    if trained is not None and trained.root.resolve() == run.root.resolve():
+        raise ConfigError(f"hydra.run.dir={run.root} is the training run of {checkpoint}: jointsr-eval writes "
+                          f"into its own folder, so run it with another hydra.run.dir (or none: "
+                          f"logs/eval/runs/<date>)")
 
 
 def _explicit_keys() -> set[str]:

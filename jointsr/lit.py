@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 import logging
 import math
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import lightning as L
@@ -20,6 +19,7 @@ from jointsr.metrics.images import ImageMetrics
 from jointsr.models.network import SRNetwork
 from jointsr.tiling import check_tile, forward_any_size
 from jointsr.utils.callbacks import budget_timer
+from jointsr.utils.loggers import RunLogger
 
 log = logging.getLogger("jointsr")
 
@@ -228,14 +228,10 @@ class SRModule(L.LightningModule):
         image = (grid.float().cpu().numpy() * 255).round().astype(np.uint8)
         caption = f"{batch['name'][0]} epoch {self.current_epoch}: bicubic | prediction | truth | |error| x10"
         for logger in self.loggers:
-            if hasattr(logger, "log_image"):  # wandb
+            if isinstance(logger, RunLogger):  # the run folder's csv/grids/
+                logger.log_grid(image, epoch=self.current_epoch, step=self.global_step)
+            elif hasattr(logger, "log_image"):  # wandb
                 logger.log_image(key="val/grid", images=[image], caption=[caption], step=self.global_step)
-            elif logger.log_dir is not None:
-                from PIL import Image
-
-                folder = Path(logger.log_dir) / "grids"
-                folder.mkdir(parents=True, exist_ok=True)
-                Image.fromarray(image).save(folder / f"epoch{self.current_epoch:04d}_step{self.global_step:07d}.png")
 
     # ------------------------------------------------------------------ optimisation
     def configure_optimizers(self):

@@ -27,33 +27,33 @@ from pathlib import Path
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from jointsr.utils.rundir import RunDir
+
 log = logging.getLogger("jointsr")
 
 #: the file, in the run folder, that holds the fingerprint
-FINGERPRINT_FILE = "config_fingerprint.json"
+FINGERPRINT_FILE = RunDir(".").fingerprint.name
 #: keys that do not change what a run computes: where it writes, how it is logged and watched
 #: (``callbacks``: checkpoint files, progress bars, timers; what the best checkpoint is chosen by
 #: is ``monitor``, which counts), and ``test``: a fit-only run may be tested later in its folder
 NOT_THE_RESULT = ("paths", "hydra", "skip_done", "test", "logger", "callbacks", "tags", "experiment_name",
                   "data.progress")
-#: where jointsr-train's CSV logger recorded the resolved config (folders older than the guard)
-_LOGGED_CONFIG = Path("csv") / "hparams.yaml"
 
 
 def check_same_config(output_dir: str | os.PathLike, cfg: DictConfig, record: bool = True) -> None:
     """Raise ``ValueError`` (one line) when ``output_dir`` holds a run of another configuration
     than ``cfg``; otherwise record ``cfg``'s fingerprint there (idempotent) unless ``record``
     is false (check first, record once the run is known to start: :func:`record_config`)."""
-    output_dir = Path(output_dir)
+    run = RunDir(output_dir)
     current = fingerprint(cfg)
-    stored, source = _stored_fingerprint(output_dir)
+    stored, source = _stored_fingerprint(run)
     if stored is not None and stored["fingerprint"] != current["fingerprint"]:
         raise ValueError(
-            f"{output_dir} holds a run of another configuration ({_differences(stored['config'], current['config'])}; "
+            f"{run.root} holds a run of another configuration ({_differences(stored['config'], current['config'])}; "
             f"recorded in {source}), which skip_done would merge with this one: run this configuration into "
             "another folder (hydra.sweep.dir=... or hydra.run.dir=...) or delete that folder")
     if record and source != FINGERPRINT_FILE:
-        _write_atomic(output_dir / FINGERPRINT_FILE, current)
+        _write_atomic(run.fingerprint, current)
 
 
 def record_config(output_dir: str | os.PathLike, cfg: DictConfig) -> None:
@@ -108,10 +108,10 @@ def _with_path_names(node, paths: list[tuple[str, str]]):
     return node
 
 
-def _stored_fingerprint(output_dir: Path) -> tuple[dict | None, str | None]:
+def _stored_fingerprint(run: RunDir) -> tuple[dict | None, str | None]:
     """The folder's fingerprint file, else one computed from the config a run older than the
     guard logged (``csv/hparams.yaml``), else ``(None, None)``."""
-    recorded = output_dir / FINGERPRINT_FILE
+    recorded = run.fingerprint
     if recorded.is_file():
         try:
             document = json.loads(recorded.read_text())
@@ -119,7 +119,7 @@ def _stored_fingerprint(output_dir: Path) -> tuple[dict | None, str | None]:
             raise ValueError(f"{recorded} is not valid JSON ({error}): delete it if the folder holds "
                              "the configuration you are running") from error
         return document, FINGERPRINT_FILE
-    logged = output_dir / _LOGGED_CONFIG
+    logged = run.logged_config
     if logged.is_file():
         try:
             cfg = OmegaConf.load(logged).get("cfg")
@@ -127,7 +127,7 @@ def _stored_fingerprint(output_dir: Path) -> tuple[dict | None, str | None]:
             log.warning("%s is not readable YAML (%s): cannot tell which configuration ran there", logged, error)
             return None, None
         if isinstance(cfg, DictConfig):
-            return _fingerprint_of(OmegaConf.to_container(cfg, resolve=False)), str(_LOGGED_CONFIG)
+            return _fingerprint_of(OmegaConf.to_container(cfg, resolve=False)), str(logged.relative_to(run.root))
     return None, None
 
 

@@ -13,9 +13,10 @@ from omegaconf import DictConfig
 
 from jointsr.errors import ConfigError, check_writable_folder, reports_user_errors, run_command
 from jointsr.sweep_guard import check_same_config, record_config
-from jointsr.evaluation import bicubic_reference, format_table, test_metrics, write_csv_atomic, write_json_atomic
+from jointsr.evaluation import bicubic_reference, format_table, test_metrics, write_json_atomic
 from jointsr.utils.callbacks import training_minutes
 from jointsr.utils.checkpoint import check_training_checkpoint
+from jointsr.utils.rundir import RunDir
 from jointsr.utils.tracking import configure_wandb, log_checkpoint, log_test_table, start_runs
 from jointsr.utils.run import (ONE_PROCESS, build_model, build_trainer, closing_trackers, data_record,
                                instantiate_group, set_threads)
@@ -25,20 +26,20 @@ log = logging.getLogger("jointsr")
 
 def train(cfg: DictConfig) -> float | None:
     """Fit and test as ``cfg`` says; returns the best ``cfg.monitor`` (for sweepers)."""
-    output_dir = Path(cfg.paths.output_dir)
+    run = RunDir.of(cfg)
     tested = cfg.get("test_checkpoint", "best")
     if tested not in ("best", "last"):
         raise ConfigError(f"test_checkpoint={tested!r} must be 'best' (the best checkpoint on {cfg.monitor}) or "
                           f"'last' (the final weights)")
     try:  # one configuration per job folder: skip_done never merges two (recorded once work starts)
-        check_same_config(output_dir, cfg, record=False)
+        check_same_config(run.root, cfg, record=False)
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    done = output_dir / "test_metrics.json"
+    done = run.test_metrics
     if cfg.get("skip_done") and done.is_file():
         log.info("skipping: %s exists (skip_done=true; skip_done=false runs it again)", done)
         return None
-    check_writable_folder(output_dir, "the run folder", "hydra.run.dir=... (or paths.log_dir=...)")
+    check_writable_folder(run.root, "the run folder", "hydra.run.dir=... (or paths.log_dir=...)")
     set_threads()
     # every config value is checked as its object is built, before any data is read
     datamodule = hydra.utils.instantiate(cfg.data)  # the seed included (data.seed is ${seed})
@@ -46,9 +47,7 @@ def train(cfg: DictConfig) -> float | None:
     log.info("seed %d", cfg.seed)
     model = build_model(cfg.model)
     model.data_record = data_record(cfg, datamodule.name)
-    resume, restored_step = _resume_from(cfg, output_dir, model.model_cfg)
-    # Lightning's CSV logger deletes an existing metrics.csv: keep the killed run's rows
-    earlier_rows = _rows_before(output_dir / "csv" / "metrics.csv", restored_step)
+    resume = _resume_from(cfg, run, model.model_cfg)  # the CSV logger keeps the killed run's rows
     loggers = instantiate_group(wandb_filled(cfg))
     callbacks = instantiate_group(cfg.get("callbacks"))
     trainer = build_trainer(cfg.trainer, logger=loggers or False, callbacks=callbacks)
@@ -61,18 +60,14 @@ def train(cfg: DictConfig) -> float | None:
         datamodule.setup("fit")
         log.info("data ready in %.1f s (one-time work, not part of the training budget)",
                  time.perf_counter() - start)
-        record_config(output_dir, cfg)  # the inputs are known to be good: the folder is this run's
+        record_config(run.root, cfg)  # the inputs are known to be good: the folder is this run's
         for logger in loggers:  # the trackers write only once the inputs are known to be good
             logger.log_hyperparams({"cfg": _plain(cfg)})
         start_runs(loggers)  # wandb: val/psnr summarised as its best
         training = None
         if model.has_parameters:
             fit_start = time.perf_counter()
-            try:
-                trainer.fit(model, datamodule=datamodule, ckpt_path=resume, weights_only=True)
-            finally:
-                if earlier_rows and trainer.is_global_zero:
-                    _prepend_rows(output_dir / "csv" / "metrics.csv", earlier_rows)
+            trainer.fit(model, datamodule=datamodule, ckpt_path=resume, weights_only=True)
             minutes = training_minutes(trainer)
             if minutes is None:
                 minutes = (time.perf_counter() - fit_start) / 60
@@ -107,8 +102,8 @@ def train(cfg: DictConfig) -> float | None:
     return metric
 
 
-def _resume_from(cfg: DictConfig, output_dir: Path, model_cfg: dict) -> tuple[str | None, int]:
-    """The checkpoint to resume from and its step: ``ckpt_path``, else the ``last.ckpt`` a
+def _resume_from(cfg: DictConfig, run: RunDir, model_cfg: dict) -> str | None:
+    """The checkpoint to resume from: ``ckpt_path``, else the ``last.ckpt`` a
     killed run of this directory left behind (with ``skip_done``): re-running a killed sweep
     continues its unfinished job where it stopped, the clock of a ``max_time`` budget and
     the position in the epoch included, instead of starting it again.
@@ -117,35 +112,14 @@ def _resume_from(cfg: DictConfig, output_dir: Path, model_cfg: dict) -> tuple[st
     jointsr-train with its training state, for the composed network.
     """
     path = cfg.ckpt_path if cfg.get("ckpt_path") else None
-    last = output_dir / "checkpoints" / "last.ckpt"
+    last = run.last_checkpoint
     if path is None and cfg.get("skip_done") and last.is_file():
         log.info("resuming an unfinished run from %s (skip_done=false starts it afresh)", last)
         path = str(last)
     if path is None:
-        return None, 0
-    checkpoint = check_training_checkpoint(path, model_cfg)
-    return str(Path(path).expanduser()), int(checkpoint.get("global_step", 0))
-
-
-def _rows_before(metrics_csv: Path, restored_step: int) -> list[dict]:
-    """The rows of ``metrics_csv`` logged before the step a resumed run restores."""
-    if not restored_step or not metrics_csv.is_file():
-        return []
-    import csv
-
-    with metrics_csv.open(newline="") as stream:
-        return [row for row in csv.DictReader(stream) if row.get("step") and int(row["step"]) < restored_step]
-
-
-def _prepend_rows(metrics_csv: Path, earlier: list[dict]) -> None:
-    """Put ``earlier`` rows before the resumed run's rows (atomically; union of columns)."""
-    import csv
-
-    later = []
-    if metrics_csv.is_file():
-        with metrics_csv.open(newline="") as stream:
-            later = list(csv.DictReader(stream))
-    write_csv_atomic(metrics_csv, earlier + later, sorted({key for row in earlier + later for key in row}))
+        return None
+    check_training_checkpoint(path, model_cfg)
+    return str(Path(path).expanduser())
 
 
 def _monitored(trainer: L.Trainer, key: str) -> float | None:

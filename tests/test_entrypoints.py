@@ -12,10 +12,12 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from conftest import require_data
+from conftest import compose_config, require_data
+from jointsr.errors import ConfigError
 from jointsr.eval import evaluate
 from jointsr.summary import summarise
 from jointsr.train import train
+from jointsr.utils.rundir import RunDir
 
 TINY = ["model.net.k=8", "model.net.K=3", "logger=csv"]
 
@@ -107,12 +109,16 @@ def test_eval_of_a_trained_checkpoint_rebuilds_its_model(compose_cfg, tmp_path):
     require_data("rgbnir")
     cfg = compose_cfg("train", TINY + ["debug=fast", "trainer.max_steps=2", "trainer.val_check_interval=2", "test=false"])
     train(cfg)
-    ckpt = tmp_path / "checkpoints" / "last.ckpt"
-    (tmp_path / "test_metrics.json").unlink(missing_ok=True)
-    eval_cfg = compose_cfg("eval", ["model=jointsr", f"ckpt_path={ckpt}", "data.max_test_images=1",
-                                    "data.test_crop=64"])
+    ckpt = RunDir(tmp_path).last_checkpoint
+    eval_cfg = compose_config("eval", ["model=jointsr", f"ckpt_path={ckpt}", "data.max_test_images=1",
+                                       "data.test_crop=64"], tmp_path / "eval")
     document = evaluate(eval_cfg)
     assert document["model"] == "jointsr" and len(document["per_image"]) == 1
+    # into the eval run's folder only: the fit-only training run is left without a test
+    assert json.loads(RunDir(tmp_path / "eval").test_metrics.read_text()) == document
+    assert not RunDir(tmp_path).test_metrics.exists()
+    with pytest.raises(ConfigError, match="its own folder"):  # never into the training run's folder
+        evaluate(compose_cfg("eval", [f"ckpt_path={ckpt}"]))
 
 
 def test_timed_checkpoints_give_a_test_curve(compose_cfg, tmp_path):
@@ -126,12 +132,18 @@ def test_timed_checkpoints_give_a_test_curve(compose_cfg, tmp_path):
     # one at the start (step 0), then one per step (the interval is shorter than a step), one at the end
     assert saved[0] == "minutes0000.00-step0000000.ckpt" and len(saved) >= 6, saved
     assert saved[-1].endswith("step0000005.ckpt") and not saved[-2].endswith("step0000005.ckpt")  # once
-    eval_cfg = compose_cfg("eval", [f"curve_dir={tmp_path / 'curve'}", "data.max_test_images=1",
-                                    "data.test_crop=64"])
+    training = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    evaluation = RunDir(tmp_path / "eval")
+    eval_cfg = compose_config("eval", [f"curve_dir={tmp_path / 'curve'}", "data.max_test_images=1",
+                                       "data.test_crop=64"], evaluation.root)
     evaluate(eval_cfg)
-    assert len(list((tmp_path / "curve").glob("*.json"))) == len(saved)  # per-image metrics of each
-    with open(tmp_path / "test_curve.csv") as stream:
+    # everything in the eval run's folder; the training run's folder as training left it
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if evaluation.root not in p.parents
+                  and p != evaluation.root) == training
+    assert sorted(p.name for p in evaluation.curve.glob("*.json")) == [n.replace(".ckpt", ".json") for n in saved]
+    with open(evaluation.test_curve) as stream:
         rows = list(csv.DictReader(stream))
+    assert [Path(row["checkpoint"]).parent for row in rows] == [tmp_path / "curve"] * len(saved)
     assert [int(row["step"]) for row in rows] == sorted(int(row["step"]) for row in rows)
     assert len(rows) == len(saved) and all(15.0 < float(row["psnr"]) < 50.0 for row in rows)
     minutes = [float(row["minutes"]) for row in rows]
@@ -139,6 +151,8 @@ def test_timed_checkpoints_give_a_test_curve(compose_cfg, tmp_path):
     assert len({row["psnr"] for row in rows}) > 1, "training changed the weights between checkpoints"
     with pytest.raises(FileNotFoundError, match="callbacks=curve"):
         evaluate(compose_cfg("eval", [f"curve_dir={tmp_path / 'checkpoints_nowhere'}"]))
+    with pytest.raises(ConfigError, match="its own folder"):  # never into the training run's folder
+        evaluate(compose_cfg("eval", [f"curve_dir={tmp_path / 'curve'}"]))
 
 
 def test_eval_bicubic_writes_the_table(compose_cfg, tmp_path, capsys):

@@ -480,3 +480,55 @@ def test_console_script_is_installed(tmp_path):
         pytest.skip("jointsr is not installed as a package (run `make install`)")
     result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "--out" in result.stdout and "--reference" in result.stdout
+
+
+def _curve_table(folder: Path, trained: Path, psnrs: list[float]) -> None:
+    """test_curve.csv as jointsr-eval curve_dir=<trained>/curve writes it into ``folder``."""
+    rows = "".join(f"{2.0 * i},{100 * i},{psnr},0.9,{trained / 'curve' / f'minutes{2.0 * i:07.2f}-step{100 * i:07d}.ckpt'}\n"
+                   for i, psnr in enumerate(psnrs))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "test_curve.csv").write_text("minutes,step,psnr,ssim,checkpoint\n" + rows)
+
+
+def _training_run(folder: Path) -> None:
+    (folder / ".hydra").mkdir(parents=True)
+    (folder / ".hydra" / "config.yaml").write_text("seed: 1\nmodel:\n  name: jointsr\n")
+
+
+def test_a_curve_evaluation_is_the_test_curve_of_the_run_it_tested(tmp_path, caplog):
+    """jointsr-eval curve_dir= writes test_curve.csv into its own folder: the report draws it
+    with the training run (the latest evaluation of it; one an older eval wrote into the
+    training run itself counts until then), never lists it as a run of its own, and names a
+    table whose training run it was not given."""
+    from jointsr.report.runs import find_runs
+
+    old, new = tmp_path / "train" / "old", tmp_path / "train" / "new"
+    for folder in (old, new):
+        _training_run(folder)
+    _curve_table(old, old, [30.0, 31.0])                           # the old layout, in the run itself
+    _curve_table(new, new, [1.0])                                  # superseded by the evaluations below
+    _curve_table(tmp_path / "eval" / "first", new, [28.0, 29.0])
+    _curve_table(tmp_path / "eval" / "latest", new, [28.5, 29.5, 30.5])
+    import os
+
+    os.utime(tmp_path / "eval" / "first" / "test_curve.csv", (1, 1))
+    runs = {run.path.name: run for run in find_runs([tmp_path])}
+    assert set(runs) == {"old", "new"}
+    assert [row["psnr"] for row in runs["old"].test_curve] == [30.0, 31.0]
+    assert [row["psnr"] for row in runs["new"].test_curve] == [28.5, 29.5, 30.5]
+    # the evaluations alone: their training run is not among the inputs, and the log says so
+    with caplog.at_level("WARNING", logger="jointsr"):
+        assert find_runs([tmp_path / "eval"]) == []
+    assert "not among the runs" in caplog.text and str(new) in caplog.text
+    # a copied folder (the recorded checkpoint paths point elsewhere) is matched by its last two names
+    copy_root = tmp_path / "copy"
+    _training_run(copy_root / "train" / "new")
+    _curve_table(copy_root / "eval", tmp_path / "elsewhere" / "train" / "new", [27.0])
+    assert [row["psnr"] for row in find_runs([copy_root])[0].test_curve] == [27.0]
+    # a training run moved with the table an older eval wrote into it stays a run, with its curve
+    moved = tmp_path / "moved"
+    _training_run(moved)
+    (moved / "checkpoints").mkdir()
+    _curve_table(moved, tmp_path / "before_the_move", [26.0])
+    assert [(run.path.name, [row["psnr"] for row in run.test_curve]) for run in find_runs([moved])] == \
+        [("moved", [26.0])]

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 from conftest import DATA_DIR, require_data
+from jointsr.utils.loggers import RunLogger
+from jointsr.utils.rundir import RunDir
 
 TESTS = Path(__file__).resolve().parent
 MAX_STEPS, VALIDATE_EVERY, BATCHES_PER_EPOCH = 60, 10, 16  # 64 patches / batch 4: epochs end mid-interval
@@ -31,9 +33,11 @@ def _train(run_dir: Path, cache: Path, *extra: str) -> subprocess.CompletedProce
                           capture_output=True, text=True, env=env, timeout=300)
 
 
-def _losses(run_dir: Path) -> dict[int, str]:
-    with open(run_dir / "csv" / "metrics.csv", newline="") as stream:
-        return {int(row["step"]): row["train/loss"] for row in csv.DictReader(stream) if row.get("train/loss")}
+def _logged(run_dir: Path, key: str) -> list[tuple[int, str]]:
+    """``(step, value)`` of every row of the run's metrics.csv that logged ``key``, in file order
+    (a step logged twice shows twice)."""
+    with open(RunDir(run_dir).metrics_csv, newline="") as stream:
+        return [(int(row["step"]), row[key]) for row in csv.DictReader(stream) if row.get(key)]
 
 
 def test_a_run_killed_at_a_random_step_resumes_exactly(tmp_path):
@@ -62,4 +66,8 @@ def test_a_run_killed_at_a_random_step_resumes_exactly(tmp_path):
           f"{kill_step % BATCHES_PER_EPOCH}): test PSNR {got['mean']['psnr']!r} resumed, "
           f"{expected['mean']['psnr']!r} uninterrupted")
     assert got == expected, f"killed at step {kill_step} (JOINTSR_KILL_STEP={kill_step} repeats it)"
-    assert _losses(run_dir) == _losses(tmp_path / "uninterrupted"), f"kill step {kill_step}: the loss curves differ"
+    # one curve, as if never killed: the killed run's rows before its last checkpoint kept (the
+    # CSV logger's job), the resumed run's after them, no step twice, validations included
+    for key in ("train/loss", "val/psnr", "val/ssim"):
+        assert _logged(run_dir, key) == _logged(tmp_path / "uninterrupted", key), f"kill step {kill_step}: {key} differs"
+    assert not (RunDir(run_dir).csv / RunLogger.HELD).exists()

@@ -32,6 +32,7 @@ from jointsr.inspection.figures import write_figures
 from jointsr.inspection.trace import check_inspectable, trace_network
 from jointsr.predict import prepare_inputs, select_device
 from jointsr.utils.run import load_checkpoint_model, set_threads
+from jointsr.utils.rundir import RunDir
 
 log = logging.getLogger("jointsr")
 
@@ -241,7 +242,7 @@ def inspect_checkpoint(cfg: DictConfig) -> dict:
     figures = write_figures(inspection, output, dpi=int(cfg.dpi))
     ckpt = Path(cfg.ckpt_path).expanduser()
     summary = {"checkpoint": str(ckpt),
-               "training_run": ckpt.parent.parent.name if ckpt.parent.name == "checkpoints" else None,
+               "training_run": trained.root.name if (trained := RunDir.holding(ckpt)) else None,
                "input": {"name": inputs.name, **inputs.source},
                **inspection.summary(), "figures": {key: path.name for key, path in figures.items()}}
     write_json_atomic(output / SUMMARY, summary)

@@ -17,6 +17,7 @@ from jointsr.report.runs import Run, count_parameters, find_runs, not_started
 from jointsr.report.tables import (fmt_budget, fmt_range, fmt_spread, md_table, relative, task_markdown,
                                    write_comparisons_csv, write_configurations_csv, write_report_csv,
                                    write_runs_csv)
+from jointsr.utils.rundir import RunDir
 
 log = logging.getLogger("jointsr")
 
@@ -26,7 +27,7 @@ def input_base(roots: Sequence[str | Path]) -> Path:
     of a single input that is itself a run, so its name shows)."""
     resolved = [Path(root).expanduser().resolve() for root in roots]
     base = Path(os.path.commonpath([str(path) for path in resolved]))
-    if len(resolved) == 1 and ((base / "test_metrics.json").is_file() or (base / ".hydra").is_dir()):
+    if len(resolved) == 1 and RunDir(base).is_run():
         return base.parent
     return base
 

@@ -1,7 +1,8 @@
 """Reading run folders: what each run of ``jointsr-train`` / ``jointsr-eval`` left behind.
 
 A *run* is a directory holding ``test_metrics.json`` (a finished run) or ``.hydra/`` without
-it (failed, killed or still running: listed, never dropped). A run whose files cannot be read
+it (failed, killed or still running: listed, never dropped); where each file lies in it is
+:class:`~jointsr.utils.rundir.RunDir`'s. A run whose files cannot be read
 is kept too, with the reason (``Run.error``).
 """
 
@@ -23,19 +24,9 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from jointsr.evaluation import METRICS
+from jointsr.utils.rundir import RunDir
 
 log = logging.getLogger("jointsr")
-
-# What a run folder holds (written by jointsr-train, jointsr-eval and Hydra), relative to it.
-TEST_METRICS = Path("test_metrics.json")
-HYDRA_CONFIG = Path(".hydra") / "config.yaml"
-HYDRA_OVERRIDES = Path(".hydra") / "overrides.yaml"
-HYDRA_RUNTIME = Path(".hydra") / "hydra.yaml"
-LOGGED_CONFIG = Path("csv") / "hparams.yaml"
-METRICS_CSV = Path("csv") / "metrics.csv"
-GRIDS = Path("csv") / "grids"
-TEST_CURVE = Path("test_curve.csv")
-LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
 
 #: what a file that cannot be read raises (malformed YAML/JSON, missing keys, permissions)
 UNREADABLE = (OSError, ValueError, KeyError, TypeError, yaml.YAMLError, OmegaConfBaseException)
@@ -128,7 +119,8 @@ class Run:
             return "fit only (test=false): no test_metrics.json"
         last = f"; last validation at step {self.curve[-1]['step']} (val/psnr {self.curve[-1]['psnr']:.2f})" \
             if self.curve else ""
-        ckpt = "; checkpoints/last.ckpt present" if (self.path / LAST_CHECKPOINT).is_file() else ""
+        last_checkpoint = RunDir(self.path).last_checkpoint
+        ckpt = f"; {last_checkpoint.relative_to(self.path)} present" if last_checkpoint.is_file() else ""
         return f"unfinished: no test_metrics.json{last}{ckpt}"
 
 
@@ -180,44 +172,83 @@ def _override_items(overrides: Iterable[str]) -> dict[str, list[str]]:
 # ---------------------------------------------------------------------------- collecting
 def find_runs(roots: Iterable[str | Path]) -> list[Run]:
     """Every run under ``roots`` (themselves included), each read once; a folder that cannot
-    be read is a run with ``error`` set."""
+    be read is a run with ``error`` set. A ``jointsr-eval curve_dir=`` run is not a run of its
+    own: its ``test_curve.csv`` becomes the ``test_curve`` of the training run it tested
+    (:func:`attach_test_curves`)."""
     found: dict[Path, Run] = {}
-    for root in roots:
-        root = Path(root).expanduser()
-        if not root.is_dir():
-            raise FileNotFoundError(f"not a run or sweep directory: {root}")
-        candidates = {p.parent for p in root.rglob(TEST_METRICS.name)}
-        candidates |= {p.parent.parent for p in root.rglob(HYDRA_CONFIG.name) if p.parent.name == ".hydra"}
-        for path in candidates:
-            path = path.resolve()
-            if path not in found:
-                try:
-                    found[path] = read_run(path)
-                except UNREADABLE as error:
-                    found[path] = Run(path=path, error=f"{type(error).__name__}: {error}".replace("\n", " "))
+    evaluations: list[tuple[RunDir, Path]] = []
+    for folder in RunDir.find(roots):
+        try:
+            trained = curve_owner(folder)
+            if trained is not None and trained != folder.root:
+                evaluations.append((folder, trained))
+                continue
+            found[folder.root] = read_run(folder.root)
+        except UNREADABLE as error:
+            found[folder.root] = Run(path=folder.root, error=f"{type(error).__name__}: {error}".replace("\n", " "))
+    attach_test_curves(found, evaluations)
     return sorted(found.values(), key=lambda run: str(run.path))
+
+
+def curve_owner(folder: RunDir) -> Path | None:
+    """The training run whose timed checkpoints ``folder``'s ``test_curve.csv`` tested (the
+    folder of the first one's path), or None when the folder holds no such table or is a
+    training run itself (an older jointsr-eval wrote the table there; the folder may have
+    been moved since, so the recorded paths need not be its own)."""
+    if not folder.test_curve.is_file() or folder.test_metrics.is_file() or folder.metrics_csv.is_file() \
+            or folder.checkpoints.is_dir() or folder.timed_checkpoints():
+        return None
+    with folder.test_curve.open(newline="") as stream:
+        first = next(csv.DictReader(stream), None)
+    owner = RunDir.holding(first["checkpoint"]) if first and first.get("checkpoint") else None
+    return None if owner is None else owner.root.resolve()
+
+
+def attach_test_curves(runs: dict[Path, Run], evaluations: list[tuple[RunDir, Path]]) -> None:
+    """Give each training run the ``test_curve.csv`` of the latest eval run that tested its
+    timed checkpoints (over one an older jointsr-eval wrote into the training run itself).
+    The training run is the one at the recorded path, else the only one found whose last two
+    folder names match it (a run folder copied elsewhere); a table whose run is not among
+    ``runs`` is reported in the log."""
+    latest: dict[Path, RunDir] = {}
+    for folder, trained in evaluations:
+        target = trained if trained in runs else _same_tail(trained, runs)
+        if target is None:
+            log.warning("%s tested the timed checkpoints of %s, which is not among the runs: pass that run's "
+                        "folder too to see its test curve", folder.test_curve, trained)
+            continue
+        if target not in latest or folder.test_curve.stat().st_mtime > latest[target].test_curve.stat().st_mtime:
+            latest[target] = folder
+    for target, folder in latest.items():
+        runs[target].test_curve = read_test_curve(folder.test_curve)
+
+
+def _same_tail(path: Path, runs: dict[Path, Run]) -> Path | None:
+    matches = [run for run in runs if run.parts[-2:] == path.parts[-2:]]
+    return matches[0] if len(matches) == 1 else None
 
 
 def read_run(path: Path) -> Run:
     """Everything a run folder holds; raises one of ``UNREADABLE`` for a malformed file."""
     run = Run(path=path)
-    run.config = _trained_config(path / LOGGED_CONFIG)
-    if run.config is None and (path / HYDRA_CONFIG).is_file():
-        run.config = OmegaConf.load(path / HYDRA_CONFIG)
-    if (path / HYDRA_OVERRIDES).is_file():
-        run.overrides = [str(o) for o in OmegaConf.load(path / HYDRA_OVERRIDES)]
-    if (path / HYDRA_RUNTIME).is_file():
-        runtime = OmegaConf.load(path / HYDRA_RUNTIME)
+    folder = RunDir(path)
+    run.config = _trained_config(folder.logged_config)
+    if run.config is None and folder.config.is_file():
+        run.config = OmegaConf.load(folder.config)
+    if folder.overrides.is_file():
+        run.overrides = [str(o) for o in OmegaConf.load(folder.overrides)]
+    if folder.hydra_runtime.is_file():
+        runtime = OmegaConf.load(folder.hydra_runtime)
         choices = OmegaConf.select(runtime, "hydra.runtime.choices", default=None)
         run.choices = OmegaConf.to_container(choices) if choices is not None else {}
         job = OmegaConf.select(runtime, "hydra.job.num", default=None)
         run.job = int(job) if isinstance(job, int) and not isinstance(job, bool) else None
-    if (path / TEST_METRICS).is_file():
-        run.document = _checked_document(json.loads((path / TEST_METRICS).read_text()), path / TEST_METRICS)
-    run.curve = read_curve(path / METRICS_CSV)
-    run.budget = read_budget(run.document, path / METRICS_CSV)
-    run.test_curve = read_test_curve(path / TEST_CURVE)
-    grids = sorted((path / GRIDS).glob("*.png"))
+    if folder.test_metrics.is_file():
+        run.document = _checked_document(json.loads(folder.test_metrics.read_text()), folder.test_metrics)
+    run.curve = read_curve(folder.metrics_csv)
+    run.budget = read_budget(run.document, folder.metrics_csv)
+    run.test_curve = read_test_curve(folder.test_curve)  # written here by jointsr-eval before it kept to its own folder
+    grids = folder.grid_images()
     run.grid = grids[-1] if grids else None
     return run
 
@@ -286,7 +317,8 @@ def read_budget(document: dict | None, metrics_csv: Path) -> dict | None:
 
 
 def read_test_curve(table: Path) -> list[dict]:
-    """Mean test PSNR of the timed checkpoints (``jointsr-eval curve_dir=<run>/curve``)."""
+    """Mean test PSNR of the timed checkpoints (the ``test_curve.csv`` of ``jointsr-eval
+    curve_dir=<run>/curve``)."""
     if not table.is_file():
         return []
     with table.open(newline="") as stream:

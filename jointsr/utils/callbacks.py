@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.callbacks import ModelSummary, RichProgressBar
+
+from jointsr.utils.rundir import LAST_CHECKPOINT, timed_checkpoint_name
 
 
 class TrainingClock:
@@ -79,10 +82,12 @@ def training_minutes(trainer: L.Trainer) -> float | None:
 class TimedCheckpoints(L.Callback):
     """Saves the weights every ``every_minutes`` of fit time, for test PSNR against minutes.
 
-    Files are ``DIRPATH/minutes0004.00-step0000812.ckpt`` (minutes of training on the clock
+    Files are ``DIRPATH/minutes0004.00-step0000812.ckpt``
+    (:func:`~jointsr.utils.rundir.timed_checkpoint_name`: minutes of training on the clock
     of ``trainer.max_time`` when set, which counts on across a resumed run, else since this
     fit started; then the step), one at the start, one per interval and one at the end;
-    ``jointsr-eval curve_dir=DIRPATH`` tests them all and writes ``test_curve.csv``.
+    ``jointsr-eval curve_dir=DIRPATH`` tests them all and writes ``test_curve.csv`` into its own
+    run folder.
     """
 
     def __init__(self, dirpath: str, every_minutes: float = 2.0) -> None:
@@ -113,7 +118,7 @@ class TimedCheckpoints(L.Callback):
         minutes = self.clock.minutes()
         while self.due <= minutes:
             self.due += self.every_minutes
-        path = f"{self.dirpath}/minutes{minutes:07.2f}-step{trainer.global_step:07d}.ckpt"
+        path = os.path.join(self.dirpath, timed_checkpoint_name(minutes, trainer.global_step))
         trainer.save_checkpoint(path, weights_only=True)
         self.saved_step = trainer.global_step
 
@@ -129,7 +134,7 @@ class LastCheckpoint(ModelCheckpoint):
     and renamed, so a run killed while saving keeps the previous file whole."""
 
     def __init__(self, dirpath: str) -> None:
-        super().__init__(dirpath=dirpath, filename="last", monitor=None, save_top_k=0, save_last=False,
+        super().__init__(dirpath=dirpath, filename=Path(LAST_CHECKPOINT).stem, monitor=None, save_top_k=0, save_last=False,
                          enable_version_counter=False)
         self.saved_step: int | None = None
 
@@ -146,21 +151,13 @@ class LastCheckpoint(ModelCheckpoint):
             self._write(trainer)
 
     def _write(self, trainer: L.Trainer) -> None:
-        final = os.path.join(self.dirpath, "last.ckpt")
-        partial = os.path.join(self.dirpath, ".last.ckpt.partial")
+        final = os.path.join(self.dirpath, LAST_CHECKPOINT)
+        partial = os.path.join(self.dirpath, f".{LAST_CHECKPOINT}.partial")
         trainer.save_checkpoint(partial)  # every rank calls it; rank 0 writes
         if trainer.is_global_zero:
             os.replace(partial, final)
         trainer.strategy.barrier("last_checkpoint")
         self.saved_step = trainer.global_step
-
-
-def parse_curve_checkpoint(name: str) -> tuple[float, int] | None:
-    """``(minutes, step)`` from a :class:`TimedCheckpoints` file name, else None."""
-    import re
-
-    match = re.fullmatch(r"minutes(\d+\.\d+)-step(\d+)\.ckpt", name)
-    return (float(match.group(1)), int(match.group(2))) if match else None
 
 
 def readable(value: float) -> str:

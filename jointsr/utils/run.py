@@ -35,13 +35,19 @@ ONE_PROCESS = {"devices": 1, "num_nodes": 1, "strategy": "auto"}
 def build_trainer(trainer_cfg: DictConfig, **kwargs) -> L.Trainer:
     """The Lightning trainer of ``trainer_cfg`` with its validation interval fitted to the run's
     budget (:func:`~jointsr.utils.callbacks.validation_interval`; a note is logged when it
-    differs from the configured one); ``kwargs`` override the config (loggers, callbacks)."""
+    differs from the configured one); ``kwargs`` override the config (loggers, callbacks). A
+    logger that is also a callback (:class:`~jointsr.utils.loggers.RunLogger`) is added to the
+    callbacks."""
     from jointsr.utils.callbacks import validation_interval
 
     interval, note = validation_interval(trainer_cfg.get("val_check_interval", "auto"), trainer_cfg.get("max_steps"),
                                          trainer_cfg.get("max_time"))
     if note and "val_check_interval" not in kwargs:
         log.warning(note)
+    # a logger that listens to the fit (RunLogger: the resumed step) is one of its callbacks too
+    listening = [logger for logger in kwargs.get("logger") or [] if isinstance(logger, L.Callback)]
+    if listening:
+        kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), *listening]
     return hydra.utils.instantiate(trainer_cfg, **{"val_check_interval": interval, **kwargs})
 
 
