@@ -25,13 +25,15 @@ def mean_metrics(rows: list[dict]) -> dict[str, float]:
 
 
 def test_metrics(model: str, data: str, scale: int, rows: list[dict], rmse_unit: str | None = None,
-                 rmse_scales: Mapping[str, float] | None = None, training: dict | None = None) -> dict:
+                 rmse_scales: Mapping[str, float] | None = None, training: dict | None = None,
+                 params: int | None = None) -> dict:
     """The ``test_metrics.json`` document for one run.
 
     ``rows``: per image, ``name`` and the metrics of :func:`~jointsr.metrics.protocol.evaluate_pair`.
     ``rmse_unit`` (depth sets): the RMSE's unit; ``rmse_scales[name]`` turns an image's
     [0, 1] RMSE into it. ``training``: the budget the tested weights had (steps, minutes,
-    which checkpoint), recorded beside the numbers.
+    which checkpoint), recorded beside the numbers. ``params``: the tested network's parameter
+    count (the report reads it instead of rebuilding the network; 0: the same result for any seed).
     """
     per_image = []
     for row in rows:
@@ -48,7 +50,14 @@ def test_metrics(model: str, data: str, scale: int, rows: list[dict], rmse_unit:
         document["rmse"] = {"unit": rmse_unit, "border_crop": DEPTH_BORDER}
     if training is not None:
         document["training"] = dict(training)
+    if params is not None:
+        document["params"] = int(params)
     return document
+
+
+def parameter_count(net) -> int:
+    """The parameters of ``net`` (every tensor the optimiser may train), as reports count them."""
+    return int(sum(p.numel() for p in net.parameters()))
 
 
 def _mean(values) -> float:

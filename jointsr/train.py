@@ -13,7 +13,7 @@ from omegaconf import DictConfig
 
 from jointsr.errors import ConfigError, check_writable_folder, reports_user_errors, run_command
 from jointsr.sweep_guard import check_same_config, record_config
-from jointsr.evaluation import bicubic_reference, format_table, test_metrics, write_json_atomic
+from jointsr.evaluation import bicubic_reference, format_table, parameter_count, test_metrics, write_json_atomic
 from jointsr.utils.callbacks import training_minutes
 from jointsr.utils.checkpoint import check_training_checkpoint
 from jointsr.utils.rundir import RunDir
@@ -91,7 +91,7 @@ def train(cfg: DictConfig) -> float | None:
             tester.test(model, datamodule=datamodule, ckpt_path=best, weights_only=True)
             document = test_metrics(model.name, datamodule.name, cfg.scale, model.test_results,
                                     rmse_unit=datamodule.rmse_unit, rmse_scales=datamodule.rmse_scales(),
-                                    training=training)
+                                    training=training, params=parameter_count(model.net))
             if model.name != "bicubic":  # the baseline beside every result (cached per dataset and scale)
                 document["bicubic"] = bicubic_reference(datamodule, cfg.paths.get("cache_dir"))
             write_json_atomic(done, document)

@@ -18,6 +18,7 @@ from jointsr.eval import evaluate
 from jointsr.summary import summarise
 from jointsr.train import train
 from jointsr.utils.rundir import RunDir
+from jointsr.utils.run import load_checkpoint_model
 
 TINY = ["model.net.k=8", "model.net.K=3", "logger=csv"]
 
@@ -76,6 +77,9 @@ def test_short_fit_checkpoints_logs_and_tests_the_best(compose_cfg, tmp_path):
     assert list((tmp_path / "csv" / "grids").glob("*.png")), "the validation grid image is saved"
     document = json.loads((tmp_path / "test_metrics.json").read_text())
     assert set(document["mean"]) == {"psnr", "ssim", "ssim_plain"}
+    # the run records its network's parameter count (the report reads it, rebuilding nothing)
+    tested = load_checkpoint_model(tmp_path / "checkpoints" / "last.ckpt", None).net
+    assert document["params"] == sum(p.numel() for p in tested.parameters()) > 0
     assert all(set(row) == {"name", "psnr", "ssim", "ssim_plain"} for row in document["per_image"])
 
 
@@ -163,6 +167,7 @@ def test_eval_bicubic_writes_the_table(compose_cfg, tmp_path, capsys):
     assert "urban/0004" in out and "mean" in out
     written = json.loads((tmp_path / "test_metrics.json").read_text())
     assert written == document
+    assert written["params"] == 0  # no parameters: the same result for every seed
     # every image's numbers are the protocol's on MATLAB bicubic of its LR target, written out
     import hydra
     import numpy as np

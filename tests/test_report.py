@@ -194,8 +194,11 @@ IMAGES = ("chart_and_stuffed_toy", "egyptian_statue")
 
 def _document(model: str, psnr: tuple[float, float]) -> dict:
     rows = [{"name": name, "psnr": value, "ssim": 0.9, "ssim_plain": 0.8} for name, value in zip(IMAGES, psnr)]
-    return {"model": model, "data": "cave", "scale": 4, "per_image": rows,
-            "mean": {"psnr": sum(psnr) / 2, "ssim": 0.9, "ssim_plain": 0.8}}
+    document = {"model": model, "data": "cave", "scale": 4, "per_image": rows,
+                "mean": {"psnr": sum(psnr) / 2, "ssim": 0.9, "ssim_plain": 0.8}}
+    if model == "bicubic":  # as jointsr-eval records it: no parameters, whatever the seed
+        document["params"] = 0
+    return document
 
 
 @pytest.fixture(scope="module")
@@ -242,7 +245,7 @@ def test_mean_std_and_range_of_hand_written_runs(written_report):
     summary = _section((written_report / "report.md").read_text(), "Per configuration")
     assert f"| {FAST} model.net.T=1 | jointsr | – | – | – | 3 (1, 2, 3) | 31.00 ± 1.00 | 30.00–32.00 |" in summary
     assert f"| {FAST} model.net.T=3 | jointsr | – | – | – | 1 (1) | 31.00 ± – | – |" in summary
-    assert "| Bicubic | bicubic | – | – | – | 1 (12345); no parameters: the same for every seed | 28.50 ± – |" in summary
+    assert "| Bicubic | bicubic | 0 | – | – | 1 (12345); no parameters: the same for every seed | 28.50 ± – |" in summary
 
 
 def test_comparisons_say_plainly_what_is_and_is_not_significant(written_report):
@@ -307,7 +310,8 @@ def _run(index: int, overrides: list[str], model: str = "jointsr") -> Run:
     return Run(path=Path(f"/runs/{index}"), overrides=overrides,
                document={"model": model, "data": "cave", "scale": 4, "per_image": [{"name": "a", "psnr": 30.0 + index,
                                                                                     "ssim": 0.9, "ssim_plain": 0.8}],
-                         "mean": {"psnr": 30.0 + index, "ssim": 0.9, "ssim_plain": 0.8}})
+                         "mean": {"psnr": 30.0 + index, "ssim": 0.9, "ssim_plain": 0.8},
+                         **({"params": 0} if model == "bicubic" else {})})  # as jointsr-eval records it
 
 
 def test_labels_are_the_overrides_that_differ_without_escapes_or_common_keys():
@@ -532,3 +536,21 @@ def test_a_curve_evaluation_is_the_test_curve_of_the_run_it_tested(tmp_path, cap
     _curve_table(moved, tmp_path / "before_the_move", [26.0])
     assert [(run.path.name, [row["psnr"] for row in run.test_curve]) for run in find_runs([moved])] == \
         [("moved", [26.0])]
+
+
+def test_a_recorded_parameter_count_is_used_and_only_zero_means_seed_independent():
+    """The report reads the count a run wrote into test_metrics.json (no network rebuilt, no
+    model names): 0 parameters pairs one result with every seed; an unknown count does not."""
+    recorded = _run(0, ["model=newnet"], model="newnet")
+    recorded.document["params"] = 1234
+    recorded.__post_init__()
+    free = _run(1, ["model=interp"], model="interp")
+    free.document["params"] = 0
+    free.__post_init__()
+    unknown = _run(2, ["model=bicubic"], model="bicubic")
+    del unknown.document["params"]  # written before runs recorded the count
+    unknown.params = None
+    by_model = {config.model: config for config in configurations([recorded, free, unknown])}
+    assert by_model["newnet"].params == 1234 and not by_model["newnet"].seed_independent
+    assert by_model["interp"].params == 0 and by_model["interp"].seed_independent
+    assert by_model["bicubic"].params is None and not by_model["bicubic"].seed_independent

@@ -24,8 +24,6 @@ from jointsr.stats import Interval, Spread, bootstrap_interval, paired_t_interva
 #: override keys that never make a configuration (exact keys, and prefixes ending in ".")
 NOT_A_CONFIGURATION = ("seed", "data", "scale", "logger", "skip_done", "launcher", "experiment_name", "tags",
                        "hydra.", "paths.")
-#: models that have no parameters, hence the same result for every seed, when parameters were not counted
-PARAMETER_FREE = ("bicubic",)
 #: the confidence level of every interval in the report
 LEVEL = 0.95
 #: bootstrap replicates and the RNG seed that makes the report reproducible
@@ -63,7 +61,7 @@ class Configuration:
     @property
     def seed_independent(self) -> bool:
         """A model without parameters computes the same for every seed: one run stands for all."""
-        return self.params == 0 or (self.params is None and self.model in PARAMETER_FREE)
+        return self.params == 0
 
     @property
     def full_protocol(self) -> bool:

@@ -44,7 +44,7 @@ def make_report(roots: Sequence[str | Path], out: str | Path, params: bool = Tru
     unfinished = [run for run in runs if not run.finished]
     by_task: dict[tuple[str, int], list[Run]] = defaultdict(list)
     for run in finished:
-        if params:
+        if params and run.params is None:  # a run before issue 15 did not record its count
             run.params = count_parameters(run)
         by_task[(run.data, run.scale)].append(run)
     tasks: dict[tuple[str, int], list[Configuration]] = {
@@ -146,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reference", default=None,
                         help="the configuration the others are compared with, as its label or overrides "
                              "'model.net.T=2,model.net.R=3' (default: the first configuration with parameters)")
-    parser.add_argument("--no-params", action="store_true", help="do not build networks to count parameters")
+    parser.add_argument("--no-params", action="store_true", help="do not build networks to count the parameters of runs that do not record them")
     parser.add_argument("--dpi", type=int, default=DEFAULT_DPI,
                         help=f"resolution of the PNG plots (default {DEFAULT_DPI})")
     parser.add_argument("--max-grids", type=int, default=8, help="validation grids shown per task (default 8)")

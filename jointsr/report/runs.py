@@ -46,10 +46,14 @@ class Run:
     curve: list[dict] = field(default_factory=list)  # {"step", "minutes", "psnr"} per validation
     test_curve: list[dict] = field(default_factory=list)  # {"minutes", "step", "psnr"} per timed checkpoint
     grid: Path | None = None
-    params: int | None = None
+    params: int | None = None             # what test_metrics.json records, else counted from the config
     error: str | None = None              # why the folder could not be read
     job: int | None = None                # hydra.job.num: the job's place in its sweep
     budget: dict | None = None            # {"steps", "minutes"} of training behind the tested weights
+
+    def __post_init__(self) -> None:
+        if self.params is None and self.document and self.document.get("params") is not None:
+            self.params = int(self.document["params"])  # the run's own count (since issue 15)
 
     @property
     def finished(self) -> bool:
@@ -245,6 +249,7 @@ def read_run(path: Path) -> Run:
         run.job = int(job) if isinstance(job, int) and not isinstance(job, bool) else None
     if folder.test_metrics.is_file():
         run.document = _checked_document(json.loads(folder.test_metrics.read_text()), folder.test_metrics)
+        run.__post_init__()  # the recorded parameter count
     run.curve = read_curve(folder.metrics_csv)
     run.budget = read_budget(run.document, folder.metrics_csv)
     run.test_curve = read_test_curve(folder.test_curve)  # written here by jointsr-eval before it kept to its own folder
