@@ -233,6 +233,7 @@ def bench_training(cfg: DictConfig, model) -> dict | None:
         }
     compiled, nhwc = bool(cfg.model.get("compile", False)), bool(cfg.model.get("channels_last", False))
     default = "+".join(name for name, on in (("compile", compiled), ("channels_last", nhwc)) if on) or "eager"
+    training_path = default  # what jointsr-train runs for this model
     if default not in table:
         rows_default = "eager" if "eager" in table else next(iter(table))
         log.warning("the default path %r is not among train.paths; reporting %r", default, rows_default)
@@ -244,7 +245,7 @@ def bench_training(cfg: DictConfig, model) -> dict | None:
         "batch": [count, channels, size, size], "flops_per_step": flops, "bytes_per_step": moved,
         "arithmetic_intensity": flops / moved, "conv_roofline": roofline, "triad": triad,
         "compute_seconds": compute_seconds, "memory_seconds": memory_seconds, "limit_seconds": limit_seconds,
-        "bound": bound, "default_path": default, "paths": table,
+        "bound": bound, "default_path": default, "training_path": training_path, "paths": table,
         "eager_steps_per_s": eager, "steps_per_s": table[default]["steps_per_s"],
         "limit_ratio": table[default]["limit_ratio"],
     }

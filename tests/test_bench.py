@@ -27,6 +27,7 @@ def test_bench_prints_a_table_then_one_consistent_json_line(tmp_path, capsys, mo
     train = document["train"]
     # the suite trains eager (JOINTSR_COMPILE=false) and JointSR trains in NHWC: its default path
     assert set(train["paths"]) == {"eager", "channels_last"} and train["default_path"] == "channels_last"
+    assert train["training_path"] == "channels_last"
     assert train["steps_per_s"] == train["paths"]["channels_last"]["steps_per_s"]
     assert train["eager_steps_per_s"] == train["paths"]["eager"]["steps_per_s"]
     assert train["bound"] in ("compute", "memory")

@@ -2,7 +2,7 @@
 # Issue 12: each row's step budget, so that the paper tables compare equal CPU budgets and
 # still do not depend on the machine's load while they run. For every model of the tables,
 # jointsr-bench times the training step as `jointsr-train` runs it (CAVE x4 patches, batch 16,
-# the model's default path: compiled for jointsr and jointsr_paper, eager for the baselines),
+# the model's default path: compiled NHWC for jointsr and jointsr_paper, eager for the baselines),
 # and the budget is the number of steps that fit in MINUTES (5) of it. Writes
 # experiments/paper_tables/budget.json (the rates, the budgets, the command). Run it alone on
 # an idle machine: the rates are timings.
@@ -15,7 +15,9 @@ out=experiments/paper_tables/budget.json
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for model in jointsr_paper lmcsc coista djf srfbn jointsr; do
-  case $model in jointsr|jointsr_paper) path=compile ;; *) path=eager ;; esac
+  # the path jointsr-train takes for the model (model.compile, model.channels_last): the budget is
+  # the training step as it runs, so a faster path gives more steps in the same CPU minutes
+  case $model in jointsr|jointsr_paper) path=compile+channels_last ;; *) path=eager ;; esac
   echo "== $model ($path)" >&2
   "$BIN/jointsr-bench" model=$model data=cave scale=x4 "train.paths=[$path]" train.repeats=20 \
     train.limit_repeats=3 "infer.sizes=[]" hydra.run.dir="$work/$model" | tail -n 1 > "$work/$model.json"
@@ -28,6 +30,10 @@ work, minutes, out = Path(sys.argv[1]), float(sys.argv[2]), Path(sys.argv[3])
 rows = {}
 for model in ("jointsr_paper", "lmcsc", "coista", "djf", "srfbn", "jointsr"):
     result = json.loads((work / f"{model}.json").read_text())
+    measured = list(result["train"]["paths"])
+    if measured != [result["train"]["training_path"]]:
+        sys.exit(f"calibrate.sh: jointsr-train runs {model} on the {result['train']['training_path']} path, "
+                 f"not the measured {measured}: fix the path in calibrate.sh")
     rate = result["train"]["steps_per_s"]
     rows[model] = {"path": result["train"]["default_path"], "steps_per_s": round(rate, 4),
                    "steps": int(50 * math.ceil(rate * minutes * 60 / 50))}
