@@ -153,7 +153,7 @@ class LastCheckpoint(ModelCheckpoint):
     def _write(self, trainer: L.Trainer) -> None:
         final = os.path.join(self.dirpath, LAST_CHECKPOINT)
         partial = os.path.join(self.dirpath, f".{LAST_CHECKPOINT}.partial")
-        trainer.save_checkpoint(partial)  # every rank calls it; rank 0 writes
+        trainer.save_checkpoint(partial, weights_only=False)  # the full, resumable state; rank 0 writes
         if trainer.is_global_zero:
             os.replace(partial, final)
         trainer.strategy.barrier("last_checkpoint")
