@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from jointsr import CONFIG_DIR
 from jointsr.functional.color import rgb_to_y
-from jointsr.data.io import check_output, read_image, write_image
+from jointsr.data.io import check_output, read_image, single_channel, write_image
 from jointsr.errors import ConfigError, InputError, ResourceError, reports_user_errors, run_command
 from jointsr.tiling import auto_tile, check_tile, receptive_radius, tiled_forward
 from jointsr.utils.memory import available_bytes, estimate_forward_bytes, gigabytes
@@ -39,11 +39,7 @@ def prepare_inputs(target: np.ndarray, guide: np.ndarray, scale: int, guide_chan
     A target stored as RGB with three equal channels (a grey image saved in colour) is
     read as grey; a colour target is refused.
     """
-    if target.ndim == 3:
-        if not (target == target[..., :1]).all():
-            raise InputError(f"{target_name}: the target must be a single-channel (grey) image, got a colour "
-                             f"image of shape {target.shape}; convert it to grey first")
-        target = target[..., 0]
+    target = single_channel(target, f"{target_name} (the target)")
     height, width = target.shape[0] * scale, target.shape[1] * scale
     if guide.shape[0] < height or guide.shape[1] < width or \
             guide.shape[0] >= height + scale or guide.shape[1] >= width + scale:
@@ -115,11 +111,7 @@ def simulate_target(truth: np.ndarray, scale: int, name: str) -> tuple[np.ndarra
     from jointsr.data.degradation import Bicubic
     from jointsr.functional.imresize import modcrop
 
-    if truth.ndim == 3:
-        if not (truth == truth[..., :1]).all():
-            raise InputError(f"simulate={name}: the HR target must be a single-channel (grey) image, got a colour "
-                             f"image of shape {truth.shape}; convert it to grey first")
-        truth = truth[..., 0]
+    truth = single_channel(truth, f"simulate={name} (the HR target)")
     hr = modcrop(truth, scale)
     if min(hr.shape) < 2 * scale:
         raise InputError(f"simulate={name} is {truth.shape[1]}x{truth.shape[0]}: too small to degrade by x{scale}")

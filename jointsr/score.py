@@ -59,23 +59,13 @@ def pairs(prediction: Path, truth: Path) -> list[tuple[str, Path, Path]]:
     return [(name, predicted[name], truths[name]) for name in sorted(predicted)]
 
 
-def grey(image: np.ndarray, path: Path) -> np.ndarray:
-    """A single-channel image (a colour file with three equal channels is grey)."""
-    if image.ndim == 3:
-        if not (image == image[..., :1]).all():
-            raise InputError(f"{path}: a colour image; the protocol scores a single channel (the target: NIR, "
-                             f"a spectral band, depth): convert it to grey first")
-        image = image[..., 0]
-    return image
-
-
 def score_pair(prediction_path: Path, truth_path: Path) -> tuple[dict[str, float], str | None]:
     """The protocol's metrics of one pair, and a note when the truth was modcropped."""
-    from jointsr.data.io import read_image
+    from jointsr.data.io import read_image, single_channel
     from jointsr.metrics.protocol import evaluate_pair
 
-    prediction = grey(read_image(prediction_path), prediction_path)
-    truth = grey(read_image(truth_path), truth_path)
+    prediction = single_channel(read_image(prediction_path), str(prediction_path))
+    truth = single_channel(read_image(truth_path), str(truth_path))
     (ph, pw), (th, tw) = prediction.shape, truth.shape
     note = None
     if (ph, pw) != (th, tw):

@@ -144,6 +144,17 @@ def read_image(path: str | Path) -> np.ndarray:
     return to_unit_float(array, path)
 
 
+def single_channel(image: np.ndarray, what: str) -> np.ndarray:
+    """``image`` as (H, W): a colour file whose three channels are equal is grey; a colour
+    image is refused with one line naming ``what`` (a path, or ``simulate=<path>``)."""
+    if image.ndim == 3:
+        if not (image == image[..., :1]).all():
+            raise InputError(f"{what}: must be a single-channel (grey) image (the target: NIR, a spectral band, "
+                             f"depth), got a colour image of shape {image.shape}; convert it to grey first")
+        image = image[..., 0]
+    return image
+
+
 def check_output(path: str | Path, bits: int) -> Path:
     """Check an output image path and bit depth before any work is done (no file is written)."""
     path = Path(path).expanduser()

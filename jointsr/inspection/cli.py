@@ -23,7 +23,7 @@ from omegaconf import DictConfig
 from jointsr import CONFIG_DIR
 from jointsr.data.degradation import Bicubic
 from jointsr.functional.imresize import modcrop
-from jointsr.data.io import read_image
+from jointsr.data.io import read_image, single_channel
 from jointsr.errors import ConfigError, InputError, MissingFileError, check_writable_folder, reports_user_errors, \
     run_command
 from jointsr.evaluation import write_csv_atomic, write_json_atomic
@@ -72,15 +72,6 @@ def input_mode(cfg: DictConfig) -> str:
     return mode
 
 
-def _grey(image: np.ndarray, path: str, what: str) -> np.ndarray:
-    if image.ndim == 3:
-        if not (image == image[..., :1]).all():
-            raise InputError(f"{path}: the {what} must be a single-channel (grey) image, got a colour image of "
-                             f"shape {image.shape}; convert it to grey first")
-        image = image[..., 0]
-    return image
-
-
 def _display(guide: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.clip(guide[:height, :width], 0.0, 1.0)
 
@@ -100,7 +91,7 @@ def load_inputs(cfg: DictConfig, scale: int, guide_channels: int) -> Inputs:
         return Inputs(Path(target_path).stem, lr_target, hr_guide, None, _display(guide, height, width),
                       {"mode": "target", "target": target_path, "guide": guide_path})
     hr_path = str(Path(cfg.simulate).expanduser())
-    hr = _grey(read_image(hr_path), hr_path, "HR target")
+    hr = single_channel(read_image(hr_path), f"{hr_path} (the HR target)")
     if hr.shape[0] < scale or hr.shape[1] < scale:
         raise InputError(f"{hr_path} is {hr.shape[1]}x{hr.shape[0]}: smaller than the scale x{scale}")
     hr = modcrop(hr, scale)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jointsr.data.io import check_output, read_image, write_image
+from jointsr.data.io import check_output, read_image, single_channel, write_image
 from jointsr.errors import InputError, MissingFileError, UnwritableError
 
 RNG = np.random.default_rng(0)
@@ -113,3 +113,13 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_partial(tmp_path, monke
     with pytest.raises(OSError, match="No space"):
         write_image(out, np.ones((4, 4)), bits=8)
     assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["sr.png"]
+
+
+def test_single_channel_reads_equal_channels_as_grey_and_refuses_colour(tmp_path):
+    """One rule for every command that takes a target (predict, simulate=, inspect, score)."""
+    grey = np.random.default_rng(0).random((5, 6)).astype(np.float32)
+    np.testing.assert_array_equal(single_channel(grey, "g.png"), grey)
+    np.testing.assert_array_equal(single_channel(np.stack([grey] * 3, axis=-1), "g.png"), grey)
+    colour = np.stack([grey, grey, 1 - grey], axis=-1)
+    with pytest.raises(InputError, match=r"^c\.png \(the target\): must be a single-channel .* colour image of shape \(5, 6, 3\)"):
+        single_channel(colour, "c.png (the target)")
