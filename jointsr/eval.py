@@ -11,8 +11,7 @@ import lightning as L
 from omegaconf import DictConfig, open_dict
 
 from jointsr.errors import ConfigError, MissingFileError, check_writable_folder, reports_user_errors, run_command
-from jointsr.evaluation import (bicubic_reference, format_table, parameter_count, test_metrics, write_csv_atomic,
-                                write_json_atomic)
+from jointsr.evaluation import format_table, tested_document, write_csv_atomic, write_json_atomic
 from jointsr.utils.rundir import RunDir, timed_checkpoints
 from jointsr.utils.run import (ONE_PROCESS, build_model, build_trainer, closing_trackers, instantiate_group,
                                load_checkpoint_model, recorded_data, set_threads)
@@ -49,11 +48,7 @@ def evaluate(cfg: DictConfig) -> dict:
         datamodule.prepare_data()  # dataset files against their checksums, where known
         datamodule.setup("test")  # every test image decoded before the first one is tested
         trainer.test(model, datamodule=datamodule)
-    document = test_metrics(model.name, datamodule.name, cfg.scale, model.test_results,
-                            rmse_unit=datamodule.rmse_unit, rmse_scales=datamodule.rmse_scales(),
-                            params=parameter_count(model.net))
-    if model.name != "bicubic":
-        document["bicubic"] = bicubic_reference(datamodule, cfg.paths.get("cache_dir"))
+    document = tested_document(model, datamodule, cfg.scale, cfg.paths.get("cache_dir"))
     path = write_json_atomic(RunDir.of(cfg).test_metrics, document)
     print(format_table(document))
     print(f"wrote {path}")
@@ -87,9 +82,8 @@ def evaluate_curve(cfg: DictConfig) -> dict:
     rows = []
     for index, (minutes, step, path, model) in enumerate(models, 1):
         trainer.test(model, datamodule=datamodule, verbose=False)
-        document = test_metrics(model.name, datamodule.name, cfg.scale, model.test_results,
-                                rmse_unit=datamodule.rmse_unit, rmse_scales=datamodule.rmse_scales(),
-                                training={"steps": step, "minutes": minutes})
+        document = tested_document(model, datamodule, cfg.scale, cfg.paths.get("cache_dir"),
+                                   training={"steps": step, "minutes": minutes})
         write_json_atomic(run.curve_result(path), document)
         mean = document["mean"]
         rows.append({"minutes": minutes, "step": step, "psnr": round(mean["psnr"], 4),

@@ -60,6 +60,19 @@ def parameter_count(net) -> int:
     return int(sum(p.numel() for p in net.parameters()))
 
 
+def tested_document(model, datamodule, scale: int, cache_dir: str | os.PathLike | None,
+                    training: dict | None = None) -> dict:
+    """The ``test_metrics.json`` of ``model`` just tested on ``datamodule`` (set up): its
+    per-image metrics, its parameter count, the training budget when given, and for a model
+    with parameters the bicubic baseline beside it (:func:`bicubic_reference`)."""
+    document = test_metrics(model.name, datamodule.name, scale, model.test_results,
+                            rmse_unit=datamodule.rmse_unit, rmse_scales=datamodule.rmse_scales(),
+                            training=training, params=parameter_count(model.net))
+    if document["params"]:
+        document["bicubic"] = bicubic_reference(datamodule, cache_dir)
+    return document
+
+
 def _mean(values) -> float:
     values = list(values)
     return float(sum(values) / len(values)) if values else math.nan

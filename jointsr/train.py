@@ -13,7 +13,7 @@ from omegaconf import DictConfig
 
 from jointsr.errors import ConfigError, check_writable_folder, reports_user_errors, run_command
 from jointsr.sweep_guard import check_same_config, record_config
-from jointsr.evaluation import bicubic_reference, format_table, parameter_count, test_metrics, write_json_atomic
+from jointsr.evaluation import format_table, tested_document, write_json_atomic
 from jointsr.utils.callbacks import training_minutes
 from jointsr.utils.checkpoint import check_training_checkpoint
 from jointsr.utils.rundir import RunDir
@@ -89,11 +89,7 @@ def train(cfg: DictConfig) -> float | None:
                 tester = build_trainer(cfg.trainer, val_check_interval=1, logger=loggers or False, callbacks=[],
                                        **ONE_PROCESS)
             tester.test(model, datamodule=datamodule, ckpt_path=best, weights_only=True)
-            document = test_metrics(model.name, datamodule.name, cfg.scale, model.test_results,
-                                    rmse_unit=datamodule.rmse_unit, rmse_scales=datamodule.rmse_scales(),
-                                    training=training, params=parameter_count(model.net))
-            if model.name != "bicubic":  # the baseline beside every result (cached per dataset and scale)
-                document["bicubic"] = bicubic_reference(datamodule, cfg.paths.get("cache_dir"))
+            document = tested_document(model, datamodule, cfg.scale, cfg.paths.get("cache_dir"), training)
             write_json_atomic(done, document)
             log_test_table(loggers, document)
             if best:

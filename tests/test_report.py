@@ -307,11 +307,11 @@ def test_bicubic_reference_is_a_bicubic_run_else_the_measured_mean(written):
 
 # ---------------------------------------------------------------------------- labels and pieces
 def _run(index: int, overrides: list[str], model: str = "jointsr") -> Run:
-    return Run(path=Path(f"/runs/{index}"), overrides=overrides,
+    """A finished run as read_run returns it (a parameter-free model records 0 parameters)."""
+    return Run(path=Path(f"/runs/{index}"), overrides=overrides, params=0 if model == "bicubic" else None,
                document={"model": model, "data": "cave", "scale": 4, "per_image": [{"name": "a", "psnr": 30.0 + index,
                                                                                     "ssim": 0.9, "ssim_plain": 0.8}],
-                         "mean": {"psnr": 30.0 + index, "ssim": 0.9, "ssim_plain": 0.8},
-                         **({"params": 0} if model == "bicubic" else {})})  # as jointsr-eval records it
+                         "mean": {"psnr": 30.0 + index, "ssim": 0.9, "ssim_plain": 0.8}})
 
 
 def test_labels_are_the_overrides_that_differ_without_escapes_or_common_keys():
@@ -538,19 +538,18 @@ def test_a_curve_evaluation_is_the_test_curve_of_the_run_it_tested(tmp_path, cap
         [("moved", [26.0])]
 
 
-def test_a_recorded_parameter_count_is_used_and_only_zero_means_seed_independent():
+def test_a_recorded_parameter_count_is_used_and_only_zero_means_seed_independent(tmp_path):
     """The report reads the count a run wrote into test_metrics.json (no network rebuilt, no
     model names): 0 parameters pairs one result with every seed; an unknown count does not."""
-    recorded = _run(0, ["model=newnet"], model="newnet")
-    recorded.document["params"] = 1234
-    recorded.__post_init__()
-    free = _run(1, ["model=interp"], model="interp")
-    free.document["params"] = 0
-    free.__post_init__()
-    unknown = _run(2, ["model=bicubic"], model="bicubic")
-    del unknown.document["params"]  # written before runs recorded the count
-    unknown.params = None
-    by_model = {config.model: config for config in configurations([recorded, free, unknown])}
+    documents = {"newnet": 1234, "interp": 0, "bicubic": None}  # bicubic: written before runs recorded it
+    runs = []
+    for model, params in documents.items():
+        folder = tmp_path / model
+        folder.mkdir()
+        document = {**_run(0, [], model=model).document, **({} if params is None else {"params": params})}
+        (folder / "test_metrics.json").write_text(json.dumps(document))
+        runs.append(read_run(folder))
+    by_model = {config.model: config for config in configurations(runs)}
     assert by_model["newnet"].params == 1234 and not by_model["newnet"].seed_independent
     assert by_model["interp"].params == 0 and by_model["interp"].seed_independent
     assert by_model["bicubic"].params is None and not by_model["bicubic"].seed_independent

@@ -51,10 +51,6 @@ class Run:
     job: int | None = None                # hydra.job.num: the job's place in its sweep
     budget: dict | None = None            # {"steps", "minutes"} of training behind the tested weights
 
-    def __post_init__(self) -> None:
-        if self.params is None and self.document and self.document.get("params") is not None:
-            self.params = int(self.document["params"])  # the run's own count (since issue 15)
-
     @property
     def finished(self) -> bool:
         return self.error is None and bool(self.document and self.document.get("per_image"))
@@ -249,7 +245,8 @@ def read_run(path: Path) -> Run:
         run.job = int(job) if isinstance(job, int) and not isinstance(job, bool) else None
     if folder.test_metrics.is_file():
         run.document = _checked_document(json.loads(folder.test_metrics.read_text()), folder.test_metrics)
-        run.__post_init__()  # the recorded parameter count
+        if run.document.get("params") is not None:  # the run's own count (since issue 15)
+            run.params = int(run.document["params"])
     run.curve = read_curve(folder.metrics_csv)
     run.budget = read_budget(run.document, folder.metrics_csv)
     run.test_curve = read_test_curve(folder.test_curve)  # written here by jointsr-eval before it kept to its own folder
