@@ -134,8 +134,8 @@ class LastCheckpoint(ModelCheckpoint):
     and renamed, so a run killed while saving keeps the previous file whole."""
 
     def __init__(self, dirpath: str) -> None:
-        super().__init__(dirpath=dirpath, filename=Path(LAST_CHECKPOINT).stem, monitor=None, save_top_k=0, save_last=False,
-                         enable_version_counter=False)
+        super().__init__(dirpath=dirpath, filename=Path(LAST_CHECKPOINT).stem, monitor=None, save_top_k=0,
+                         save_last=False, enable_version_counter=False)
         self.saved_step: int | None = None
 
     @property
