@@ -21,16 +21,14 @@ import torch
 from omegaconf import DictConfig
 
 from jointsr import CONFIG_DIR
-from jointsr.data.degradation import Bicubic
-from jointsr.functional.imresize import modcrop
-from jointsr.data.io import read_image, single_channel
+from jointsr.data.io import read_image
 from jointsr.errors import ConfigError, InputError, MissingFileError, check_writable_folder, reports_user_errors, \
     run_command
 from jointsr.evaluation import write_csv_atomic, write_json_atomic
 from jointsr.inspection.analysis import Inspection, analyse
 from jointsr.inspection.figures import write_figures
 from jointsr.inspection.trace import check_inspectable, trace_network
-from jointsr.predict import prepare_inputs, select_device
+from jointsr.predict import prepare_inputs, select_device, simulate_target
 from jointsr.utils.run import load_checkpoint_model, set_threads
 from jointsr.utils.rundir import RunDir
 
@@ -91,16 +89,12 @@ def load_inputs(cfg: DictConfig, scale: int, guide_channels: int) -> Inputs:
         return Inputs(Path(target_path).stem, lr_target, hr_guide, None, _display(guide, height, width),
                       {"mode": "target", "target": target_path, "guide": guide_path})
     hr_path = str(Path(cfg.simulate).expanduser())
-    hr = single_channel(read_image(hr_path), f"{hr_path} (the HR target)")
-    if hr.shape[0] < scale or hr.shape[1] < scale:
-        raise InputError(f"{hr_path} is {hr.shape[1]}x{hr.shape[0]}: smaller than the scale x{scale}")
-    hr = modcrop(hr, scale)
+    lr, hr = simulate_target(read_image(hr_path), scale, hr_path)  # grey, modcropped, MATLAB bicubic
     guide = guide[:guide.shape[0] // scale * scale, :guide.shape[1] // scale * scale]
     if guide.shape[:2] != hr.shape:
         raise InputError(f"{guide_path} is {guide.shape[1]}x{guide.shape[0]} (WxH) but the HR target {hr_path} is "
                          f"{hr.shape[1]}x{hr.shape[0]} (after cropping both to a multiple of x{scale}): the guide "
                          f"must be the HR target's size")
-    lr = Bicubic()(hr.astype(np.float32), scale)
     lr_target, hr_guide = prepare_inputs(lr, guide, scale, guide_channels, hr_path, guide_path)
     truth = torch.from_numpy(np.ascontiguousarray(hr, dtype=np.float32))[None, None]
     return Inputs(Path(hr_path).stem, lr_target, hr_guide, truth, _display(guide, *hr.shape),
