@@ -1,6 +1,8 @@
 """The package list: jointsr's packages, and the repository's ``conf/`` shipped inside the
 package as ``jointsr.conf`` (with its config-group folders), so that a plain, non-editable
-``pip install .`` finds the Hydra configs. pyproject.toml holds everything else."""
+``pip install .`` finds the Hydra configs; the pretrained weights (``jointsr/pretrained``:
+checkpoints, their test results and the model card) as package data. pyproject.toml holds
+everything else."""
 
 from pathlib import Path
 
@@ -10,4 +12,5 @@ groups = sorted(".".join(path.relative_to("conf").parts) for path in Path("conf"
 configs = ["jointsr.conf", *(f"jointsr.conf.{group}" for group in groups)]
 setup(packages=[*find_packages(include=["jointsr", "jointsr.*"]), *configs],
       package_dir={"jointsr.conf": "conf"},
-      package_data={package: ["*.yaml"] for package in configs})
+      package_data={**{package: ["*.yaml"] for package in configs},
+                    "jointsr.pretrained": ["*.ckpt", "*.json", "*.md"]})  # the shipped weights and their card

@@ -23,6 +23,12 @@ def evaluate(cfg: DictConfig) -> dict:
     """Run the test split and write ``test_metrics.json`` into this run's folder."""
     if cfg.get("curve_dir"):
         return evaluate_curve(cfg)
+    if cfg.get("pretrained") not in (None, ""):  # a shipped checkpoint (jointsr/pretrained)
+        from jointsr.pretrained import resolve_checkpoint
+
+        cfg = cfg.copy()
+        with open_dict(cfg):
+            cfg.ckpt_path = resolve_checkpoint(cfg)
     if cfg.get("ckpt_path"):
         _check_own_folder(cfg, cfg.ckpt_path)
         cfg = checkpoint_data(cfg, cfg.ckpt_path)
@@ -36,7 +42,8 @@ def evaluate(cfg: DictConfig) -> dict:
         model = build_model(cfg.model)
         if model.has_parameters:
             raise ConfigError(f"model={model.name} has trainable parameters: pass ckpt_path=<a checkpoint "
-                              f"of jointsr-train> (untrained weights would give meaningless numbers)")
+                              f"of jointsr-train> or pretrained=<task> (untrained weights would give "
+                              f"meaningless numbers)")
     if cfg.get("tile") is not None:  # inference tile (jointsr/tiling.py); a checkpoint's own is the default
         from jointsr.tiling import check_tile
 

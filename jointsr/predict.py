@@ -73,13 +73,19 @@ def select_device(name: str) -> torch.device:
     raise ConfigError(f"device={name!r} is not a device: use one of {DEVICES}")
 
 
-def check_paths(cfg: DictConfig) -> tuple[Path | None, Path | None, Path, Path | None]:
-    """The target, HR truth (``simulate=``), guide and output paths, checked before anything
-    is read or computed. With ``simulate=HR`` there is no ``target=`` and ``out=`` is optional."""
+def check_paths(cfg: DictConfig) -> tuple[Path | None, Path | None, Path, Path | None, Path]:
+    """The target, HR truth (``simulate=``), guide, output and checkpoint (``ckpt_path=`` or
+    ``pretrained=``) paths, checked before anything is read or computed. With
+    ``simulate=HR`` there is no ``target=`` and ``out=`` is optional."""
+    from jointsr.pretrained import resolve_checkpoint
+
     simulate = cfg.get("simulate")
-    usage = ("jointsr-predict ckpt_path=<checkpoint> target=<LR image> guide=<HR guide> out=<result.png>, or "
-             "ckpt_path=<checkpoint> simulate=<HR image> guide=<HR guide> [out=<result.png>]")
-    required = ("ckpt_path", "guide") + (() if simulate else ("target", "out"))
+    usage = ("jointsr-predict ckpt_path=<checkpoint> (or pretrained=<task>) target=<LR image> guide=<HR guide> "
+             "out=<result.png>, or ckpt_path=<checkpoint> simulate=<HR image> guide=<HR guide> [out=<result.png>]")
+    if cfg.get("pretrained") in (None, "") and cfg.get("ckpt_path") in (None, ""):
+        raise ConfigError(f"no ckpt_path= or pretrained= given: {usage}")
+    checkpoint = Path(resolve_checkpoint(cfg)).expanduser()
+    required = ("guide",) + (() if simulate else ("target", "out"))
     for key in required:
         if OmegaConf.is_missing(cfg, key) or cfg.get(key) in (None, ""):
             raise ConfigError(f"no {key}= given: {usage}")
@@ -96,13 +102,13 @@ def check_paths(cfg: DictConfig) -> tuple[Path | None, Path | None, Path, Path |
     out = check_output(cfg.out, cfg.bits) if cfg.get("out") not in (None, "") else None
     if out is not None:
         for key, source in (("target", target), ("simulate", truth), ("guide", guide),
-                            ("ckpt_path", Path(cfg.ckpt_path).expanduser())):
+                            ("ckpt_path", checkpoint)):
             if source is not None and _same_file(out, source):
                 raise InputError(f"out={out} is the {key} file: writing it would destroy the input; choose "
                                  f"another output path (overwrite=true never replaces an input)")
         if out.exists() and not cfg.overwrite:
             raise InputError(f"out={out} exists: pass overwrite=true to replace it, or choose another path")
-    return target, truth, guide, out
+    return target, truth, guide, out, checkpoint
 
 
 def simulate_target(truth: np.ndarray, scale: int, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -149,7 +155,7 @@ def check_memory(net: torch.nn.Module, lr_target: torch.Tensor, guide_channels: 
 def predict(cfg: DictConfig) -> Path | None:
     """Super-resolve ``target`` (or the LR image ``simulate=`` makes from an HR image, then
     print PSNR/SSIM against it and against bicubic); write ``out`` when given."""
-    target_path, truth_path, guide_path, out = check_paths(cfg)
+    target_path, truth_path, guide_path, out, checkpoint = check_paths(cfg)
     if cfg.get("max_memory_gb") is not None and not float(cfg.max_memory_gb) > 0:
         raise ConfigError(f"max_memory_gb={cfg.max_memory_gb} must be > 0 (GB), or null for the memory "
                           f"available")
@@ -158,7 +164,7 @@ def predict(cfg: DictConfig) -> Path | None:
     source = read_image(truth_path if truth_path is not None else target_path)
     guide = read_image(guide_path)
     set_threads()
-    model = load_checkpoint_model(cfg.ckpt_path)
+    model = load_checkpoint_model(checkpoint)
     net = model.net.eval()
     truth = None
     if truth_path is not None:

@@ -1,6 +1,6 @@
 """A plain (non-editable) install works from any directory: the wheel carries the Hydra
-configs (setup.py ships conf/ as jointsr.conf), and a command run outside the repository
-finds them and tests bicubic as the protocol does."""
+configs (setup.py ships conf/ as jointsr.conf) and the pretrained weights, and a command run
+outside the repository finds them and tests bicubic as the protocol does."""
 
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ def test_a_wheel_installed_elsewhere_finds_its_configs_and_evaluates(tmp_path):
                    capture_output=True)
     assert (target / "jointsr" / "conf" / "train.yaml").is_file()
     assert (target / "jointsr" / "conf" / "model" / "jointsr.yaml").is_file()
+    # the shipped weights, their results and the card travel with the package
+    for name in ("cave_x4.ckpt", "cave_x4.json", "MODEL_CARD.md"):
+        assert (target / "jointsr" / "pretrained" / name).is_file(), name
 
     env = {**os.environ, "PYTHONPATH": str(target), "OMP_NUM_THREADS": "1"}
     where = subprocess.run([sys.executable, "-c", "import jointsr; print(jointsr.__file__); print(jointsr.CONFIG_DIR)"],

@@ -26,17 +26,36 @@ def run_bench(overrides: list[str]) -> dict:
     return json.loads(output.strip().splitlines()[-1])
 
 
-def linearity(rows: list[dict]) -> tuple[float, list[tuple[float, float, float]]]:
-    """Least-squares slope through 0 (seconds per megapixel) and per size (MP, s, deviation)."""
-    points = [(r["hr_shape"][0] * r["hr_shape"][1] / 1e6, r["seconds"]) for r in rows if "seconds" in r]
+def linearity(rows: list[dict], pixels=None) -> tuple[float, list[tuple[float, float, float]]]:
+    """Least-squares slope through 0 (seconds per megapixel) and per size (MP, s, deviation);
+    ``pixels(row)`` counts a row's megapixels (default: the HR output's)."""
+    pixels = pixels or (lambda r: r["hr_shape"][0] * r["hr_shape"][1] / 1e6)
+    points = [(pixels(r), r["seconds"]) for r in rows if "seconds" in r]
     slope = sum(m * s for m, s in points) / sum(m * m for m, _ in points)
     return slope, [(m, s, s / (slope * m) - 1) for m, s in points]
+
+
+def computed_megapixels(row: dict, halo: int, align: int) -> float:
+    """The HR pixels the network computes for a row: every tile's crop with its halo, clipped
+    at the image border (tiles on the border have halos on fewer sides), as jointsr.tiling cuts them."""
+    from jointsr.tiling import tile_grid
+
+    height, width = row["hr_shape"]
+    tile = row.get("tile") or 0
+    if tile <= 0 or (tile >= height and tile >= width):
+        return height * width / 1e6
+    total = sum((min(height, y1 + halo) - max(0, y0 - halo)) * (min(width, x1 + halo) - max(0, x0 - halo))
+                for y0, y1, x0, x1 in tile_grid(height, width, tile, align))
+    return total / 1e6
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--from", dest="source", type=Path, help="a file whose last line is jointsr-bench's JSON")
     parser.add_argument("--out", type=Path, default=Path("scaling.png"))
+    parser.add_argument("--halo", type=int, default=44, help="the tiles' halo in HR pixels (default 44: the "
+                        "default JointSR x4's receptive radius 41 rounded up to the alignment)")
+    parser.add_argument("--align", type=int, default=4, help="tile origins' alignment (the scale; default 4)")
     args, overrides = parser.parse_known_args()
     document = (json.loads(args.source.read_text().strip().splitlines()[-1]) if args.source
                 else run_bench(overrides))
@@ -45,6 +64,14 @@ def main() -> None:
     for megapixels, seconds, deviation in points:
         print(f"  {megapixels:7.2f} MP {seconds:9.2f} s  {100 * deviation:+6.1f} % from linear")
     worst = max(abs(d) for _, _, d in points)
+    print(f"largest deviation {100 * worst:.1f} % ({'within' if worst <= 0.15 else 'beyond'} 15 %)")
+    computed_slope, computed = linearity(document["infer"], lambda r: computed_megapixels(r, args.halo, args.align))
+    print(f"against the pixels computed (tiles with their halos, halo {args.halo}): {computed_slope:.3f} s per "
+          f"megapixel")
+    for (megapixels, seconds, _), (work, _, deviation) in zip(points, computed):
+        print(f"  {megapixels:7.2f} MP out, {work:7.2f} MP computed {seconds:9.2f} s  {100 * deviation:+6.1f} % "
+              f"from linear")
+    worst = max(abs(d) for _, _, d in computed)
     print(f"largest deviation {100 * worst:.1f} % ({'within' if worst <= 0.15 else 'beyond'} 15 %)")
 
     import matplotlib
