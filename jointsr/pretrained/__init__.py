@@ -69,8 +69,8 @@ def checkpoint_path(name) -> Path:
     available = shipped()
     listed = ", ".join(available) if available else "none are installed"
     if not isinstance(name, str) or name not in TASKS:
-        raise ConfigError(f"pretrained={name!r} is not a pretrained task: use one of {', '.join(TASKS)} "
-                          f"(shipped here: {listed})")
+        missing = "" if available == list(TASKS) else f" (shipped here: {listed})"
+        raise ConfigError(f"pretrained={name!r} is not a pretrained task: use one of {', '.join(TASKS)}{missing}")
     path = FOLDER / f"{name}.ckpt"
     if not path.is_file():
         raise ConfigError(f"pretrained={name}: its weights are not shipped in this installation "
