@@ -171,6 +171,14 @@ def tile_grid(height: int, width: int, tile: int, align: int) -> list[tuple[int,
     return [(y0, y1, x0, x1) for y0, y1 in _spans(height, tile, align) for x0, x1 in _spans(width, tile, align)]
 
 
+def tile_crops(height: int, width: int, tile: int, halo: int, align: int):
+    """Each core tile ``(y0, y1, x0, x1)`` with the crop it is computed from, ``(top, bottom,
+    left, right)``: the tile grown by ``halo`` and clipped at the image border (a border tile
+    has its halo on fewer sides)."""
+    for y0, y1, x0, x1 in tile_grid(height, width, tile, align):
+        yield (y0, y1, x0, x1), (max(0, y0 - halo), min(height, y1 + halo), max(0, x0 - halo), min(width, x1 + halo))
+
+
 def tiled_forward(net: nn.Module, lr_target: torch.Tensor, hr_guide: torch.Tensor, tile: int,
                   halo: int | None = None, progress: bool = True) -> torch.Tensor:
     """``net(lr_target, hr_guide)`` computed on HR tiles of at most ``tile x tile`` pixels
@@ -184,12 +192,10 @@ def tiled_forward(net: nn.Module, lr_target: torch.Tensor, hr_guide: torch.Tenso
     scale, align = int(net.scale), alignment(net)
     halo = receptive_radius(net) if halo is None else int(halo)
     halo = math.ceil(halo / align) * align
-    tiles = tile_grid(height, width, tile, align)
+    tiles = list(tile_crops(height, width, tile, halo, align))
     output: torch.Tensor | None = None
     with _progress_bar(len(tiles), progress and len(tiles) >= PROGRESS_MIN_TILES) as advance:
-        for y0, y1, x0, x1 in tiles:
-            top, bottom = max(0, y0 - halo), min(height, y1 + halo)
-            left, right = max(0, x0 - halo), min(width, x1 + halo)
+        for (y0, y1, x0, x1), (top, bottom, left, right) in tiles:
             piece = net(lr_target[..., top // scale: bottom // scale, left // scale: right // scale],
                         hr_guide[..., top:bottom, left:right])
             if output is None:

@@ -38,15 +38,14 @@ def linearity(rows: list[dict], pixels=None) -> tuple[float, list[tuple[float, f
 def computed_megapixels(row: dict, halo: int, align: int) -> float:
     """The HR pixels the network computes for a row: every tile's crop with its halo, clipped
     at the image border (tiles on the border have halos on fewer sides), as jointsr.tiling cuts them."""
-    from jointsr.tiling import tile_grid
+    from jointsr.tiling import tile_crops
 
     height, width = row["hr_shape"]
     tile = row.get("tile") or 0
     if tile <= 0 or (tile >= height and tile >= width):
         return height * width / 1e6
-    total = sum((min(height, y1 + halo) - max(0, y0 - halo)) * (min(width, x1 + halo) - max(0, x0 - halo))
-                for y0, y1, x0, x1 in tile_grid(height, width, tile, align))
-    return total / 1e6
+    crops = tile_crops(height, width, tile, halo, align)
+    return sum((bottom - top) * (right - left) for _, (top, bottom, left, right) in crops) / 1e6
 
 
 def main() -> None:

@@ -35,11 +35,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("picture.png"))
     args = parser.parse_args()
 
-    folder = Path(os.environ.get("JOINTSR_DATA_DIR", "data")).expanduser() / "cave" / args.scene
+    from jointsr.data.datasets.cave import CAVE
+
+    cave = CAVE(Path(os.environ.get("JOINTSR_DATA_DIR", "data")).expanduser() / "cave")
+    band_file, rgb_file = cave.files(args.scene)  # the dataset's own layouts (band 25, 640 nm)
     model = load_checkpoint_model(checkpoint_path(args.task))
     net = model.net.eval()
-    lr, truth = simulate_target(read_image(folder / f"{args.scene}_ms_25.png"), net.scale, args.scene)
-    lr_target, hr_guide = prepare_inputs(lr, read_image(folder / f"{args.scene}_RGB.bmp"), net.scale,
+    lr, truth = simulate_target(read_image(band_file), net.scale, args.scene)
+    lr_target, hr_guide = prepare_inputs(lr, read_image(rgb_file), net.scale,
                                          net.guide_channels)
     with torch.inference_mode():
         prediction = tiled_forward(net, lr_target, hr_guide, 256).clamp(0, 1)[0, 0].numpy()
