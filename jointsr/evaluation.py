@@ -12,8 +12,9 @@ from jointsr.metrics.protocol import DEPTH_BORDER
 
 #: the paper's metrics, in every document
 METRICS = ("psnr", "ssim", "ssim_plain")
-#: the guided-depth field's RMSE in the dataset's unit, whole image and without the
-#: DEPTH_BORDER frame: in a document only when its data sets ``data.rmse_unit``
+#: the guided-depth field's RMSE in the dataset's unit, whole image and without a
+#: ``data.rmse_border`` frame (DEPTH_BORDER = 6 by default): in a document only when its data
+#: sets ``data.rmse_unit``
 DEPTH_METRICS = ("rmse", "rmse_crop")
 
 
@@ -26,12 +27,13 @@ def mean_metrics(rows: list[dict]) -> dict[str, float]:
 
 def test_metrics(model: str, data: str, scale: int, rows: list[dict], rmse_unit: str | None = None,
                  rmse_scales: Mapping[str, float] | None = None, training: dict | None = None,
-                 params: int | None = None) -> dict:
+                 params: int | None = None, rmse_border: int = DEPTH_BORDER) -> dict:
     """The ``test_metrics.json`` document for one run.
 
     ``rows``: per image, ``name`` and the metrics of :func:`~jointsr.metrics.protocol.evaluate_pair`.
     ``rmse_unit`` (depth sets): the RMSE's unit; ``rmse_scales[name]`` turns an image's
-    [0, 1] RMSE into it. ``training``: the budget the tested weights had (steps, minutes,
+    [0, 1] RMSE into it; ``rmse_border``: the frame the rows' ``rmse_crop`` left out (recorded
+    as ``rmse.border_crop``). ``training``: the budget the tested weights had (steps, minutes,
     which checkpoint), recorded beside the numbers. ``params``: the tested network's parameter
     count (the report reads it instead of rebuilding the network; 0: the same result for any seed).
     """
@@ -47,7 +49,7 @@ def test_metrics(model: str, data: str, scale: int, rows: list[dict], rmse_unit:
                 "mean": mean_metrics(per_image)}
     if rmse_unit is not None:
         document["mean"].update({key: _mean(item[key] for item in per_image) for key in DEPTH_METRICS})
-        document["rmse"] = {"unit": rmse_unit, "border_crop": DEPTH_BORDER}
+        document["rmse"] = {"unit": rmse_unit, "border_crop": int(rmse_border)}
     if training is not None:
         document["training"] = dict(training)
     if params is not None:
@@ -67,7 +69,8 @@ def tested_document(model, datamodule, scale: int, cache_dir: str | os.PathLike 
     with parameters the bicubic baseline beside it (:func:`bicubic_reference`)."""
     document = test_metrics(model.name, datamodule.name, scale, model.test_results,
                             rmse_unit=datamodule.rmse_unit, rmse_scales=datamodule.rmse_scales(),
-                            training=training, params=parameter_count(model.net))
+                            training=training, params=parameter_count(model.net),
+                            rmse_border=getattr(datamodule, "rmse_border", DEPTH_BORDER))
     if document["params"]:
         document["bicubic"] = bicubic_reference(datamodule, cache_dir)
     return document

@@ -16,6 +16,7 @@ from jointsr.errors import ConfigError, check_choice
 from jointsr.functional.imresize import imresize
 from jointsr.evaluation import mean_metrics
 from jointsr.metrics.images import ImageMetrics
+from jointsr.metrics.protocol import DEPTH_BORDER
 from jointsr.models.network import SRNetwork
 from jointsr.tiling import check_tile, forward_any_size
 from jointsr.utils.callbacks import budget_timer
@@ -186,7 +187,7 @@ class SRModule(L.LightningModule):
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         prediction = self._predict(batch)
-        self.val_metrics.update(prediction, batch["hr"], batch["name"])
+        self.val_metrics.update(prediction, batch["hr"], batch["name"], self._rmse_border())
         if batch_idx == self.grid_index:
             self._log_grid(batch, prediction)
             # code density per state and step, thresholds: whatever the network reports
@@ -201,7 +202,12 @@ class SRModule(L.LightningModule):
             self.log(f"val/{key}", value, prog_bar=key == "psnr")
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
-        self.test_metrics.update(self._predict(batch), batch["hr"], batch["name"])
+        self.test_metrics.update(self._predict(batch), batch["hr"], batch["name"], self._rmse_border())
+
+    def _rmse_border(self) -> int:
+        """The frame the cropped RMSE leaves out: the datamodule's ``rmse_border`` (data config)."""
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        return getattr(datamodule, "rmse_border", DEPTH_BORDER)
 
     def on_test_epoch_end(self) -> None:
         self.test_results = self._epoch_rows(self.test_metrics)

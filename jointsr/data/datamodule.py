@@ -20,7 +20,7 @@ from jointsr.data.scenes import Patches, Scene, centre_crop, cut_patches, load_s
 from jointsr.data.store import (H5PatchDataset, PatchStore, StoreError, default_cache_dir, ensure_store,
                                 store_key)
 from jointsr.errors import ConfigError, check_choice, check_int
-from jointsr.metrics.protocol import DEPTH_UNITS, depth_unit_scale
+from jointsr.metrics.protocol import DEPTH_BORDER, DEPTH_UNITS, depth_unit_scale
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,9 @@ class SRDataModule(L.LightningDataModule):
         progress: show progress bars while building stores.
         rmse_unit: the guided-depth RMSE's unit for the test set (``0-255`` for disparity or
             8-bit depth, ``cm`` for metric depth; :data:`~jointsr.metrics.protocol.DEPTH_UNITS`),
-            reported beside PSNR/SSIM with and without the 6-pixel border crop; ``None``: no RMSE.
+            reported beside PSNR/SSIM with and without the border crop; ``None``: no RMSE.
+        rmse_border: the pixels per side the cropped RMSE leaves out (6 in the DKN / FDSR line of
+            work; 0 gives the whole image twice, as papers that do not crop, e.g. DCTNet).
     """
 
     def __init__(
@@ -117,6 +119,7 @@ class SRDataModule(L.LightningDataModule):
         verify_checksums: bool = True,
         progress: bool = True,
         rmse_unit: str | None = None,
+        rmse_border: int = DEPTH_BORDER,
     ) -> None:
         super().__init__()
         scale = check_int("scale", scale, 1)
@@ -163,6 +166,7 @@ class SRDataModule(L.LightningDataModule):
                 raise ConfigError(f"data.rmse_unit=cm: {self.test_dataset.name} is not metric depth (it gives no "
                                   f"metres per unit); use data.rmse_unit=0-255 or null")
         self.rmse_unit = rmse_unit
+        self.rmse_border = check_int("data.rmse_border", rmse_border, 0)
         if self.store:
             for data in self.datasets():
                 if self.cache_dir.resolve().is_relative_to(data.root.resolve()):

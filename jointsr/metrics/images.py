@@ -14,7 +14,7 @@ import torch
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
-from jointsr.metrics.protocol import evaluate_pair
+from jointsr.metrics.protocol import DEPTH_BORDER, evaluate_pair
 
 #: what :func:`evaluate_pair` returns, in order
 PAIR_METRICS = ("psnr", "ssim", "ssim_plain", "rmse", "rmse_crop")
@@ -49,12 +49,15 @@ class ImageMetrics(Metric):
         self.add_state("names", default=[], dist_reduce_fx="cat")
         self.add_state("values", default=[], dist_reduce_fx="cat")
 
-    def update(self, prediction: torch.Tensor, target: torch.Tensor, names: list[str]) -> None:
-        """``prediction``, ``target``: (B, 1, H, W); ``names``: the B images' names."""
+    def update(self, prediction: torch.Tensor, target: torch.Tensor, names: list[str],
+               border: int = DEPTH_BORDER) -> None:
+        """``prediction``, ``target``: (B, 1, H, W); ``names``: the B images' names; ``border``:
+        the frame ``rmse_crop`` leaves out (``data.rmse_border``)."""
         if len(names) != prediction.shape[0]:
             raise ValueError(f"{len(names)} names for a batch of {prediction.shape[0]} images")
         for i, name in enumerate(names):
-            metrics = evaluate_pair(prediction[i, 0].float().cpu().numpy(), target[i, 0].float().cpu().numpy())
+            metrics = evaluate_pair(prediction[i, 0].float().cpu().numpy(), target[i, 0].float().cpu().numpy(),
+                                    border)
             self.names.append(encode_name(name).to(self.device))
             self.values.append(torch.tensor([[metrics[key] for key in PAIR_METRICS]], dtype=torch.float64,
                                             device=self.device))

@@ -191,16 +191,17 @@ def depth_unit_scale(unit: str, metres_per_unit: float | None = None) -> float:
     raise ValueError(f"depth RMSE unit must be one of {sorted(DEPTH_UNITS)}, got {unit!r}")
 
 
-def evaluate_pair(pred, target) -> dict[str, float]:
+def evaluate_pair(pred, target, border: int = DEPTH_BORDER) -> dict[str, float]:
     """Clip ``pred`` to [0, 1], then PSNR, SSIM (decimated, as published), plain SSIM and the
-    RMSE (whole image, and without a ``DEPTH_BORDER`` frame; [0, 1] units)."""
+    RMSE (whole image, and without a ``border``-pixel frame, ``DEPTH_BORDER`` unless the data
+    says otherwise; [0, 1] units). ``rmse_crop`` is NaN where the frame leaves nothing."""
     pred_arr, target_arr = _as_pair(pred, target)
     pred_arr = np.clip(pred_arr, 0.0, 1.0)
-    cropped = DEPTH_BORDER if 2 * DEPTH_BORDER < min(pred_arr.shape) else 0
+    cropped = border if 0 < 2 * border < min(pred_arr.shape) else 0
     return {
         "psnr": psnr(pred_arr, target_arr),
         "ssim": ssim(pred_arr, target_arr),
         "ssim_plain": ssim_plain(pred_arr, target_arr),
         "rmse": rmse(pred_arr, target_arr),
-        "rmse_crop": rmse(pred_arr, target_arr, cropped) if cropped else math.nan,
+        "rmse_crop": rmse(pred_arr, target_arr, cropped) if cropped or border == 0 else math.nan,
     }

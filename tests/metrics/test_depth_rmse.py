@@ -1,6 +1,6 @@
 """The guided-depth field's RMSE (method.md section 10, issue 12): in the dataset's published
-unit, with and without the 6-pixel border crop, in ``test_metrics.json``, the console table
-and the report."""
+unit, with and without the border crop (``data.rmse_border``, 6 pixels by default), in
+``test_metrics.json``, the console table and the report."""
 
 from __future__ import annotations
 
@@ -69,3 +69,36 @@ def test_bicubic_eval_writes_the_rmse_with_and_without_the_crop(compose_cfg, tmp
     assert math.isclose(document["mean"]["rmse"], row["rmse"])
     printed = capsys.readouterr().out
     assert "RMSE in 0-255" in printed and f"{row['rmse_crop']:.3f}" in printed
+
+
+@pytest.mark.parametrize("border", [0, 10])
+def test_the_crop_is_the_data_configs_rmse_border(compose_cfg, tmp_path, border):
+    """data.rmse_border sets the frame the cropped RMSE leaves out (0: papers that do not crop);
+    checked against the RMSE written out on the bicubic prediction of the same image."""
+    import numpy as np
+
+    from jointsr.functional.imresize import imresize
+
+    require_data("depth", "lu6")
+    overrides = ["model=bicubic", "data=depth_lu6", "data.max_test_images=1", "logger=csv",
+                 f"data.rmse_border={border}"]
+    cfg = compose_cfg("eval", overrides)
+    evaluate(cfg)
+    document = json.loads((tmp_path / "test_metrics.json").read_text())
+    assert document["rmse"] == {"unit": "0-255", "border_crop": border}
+    datamodule = hydra.utils.instantiate(cfg.data)
+    datamodule.setup("test")
+    batch = next(iter(datamodule.test_dataloader()))
+    hr = batch["hr"][0, 0].double().numpy()
+    pred = np.clip(imresize(batch["lr"], out_shape=tuple(batch["hr"].shape[-2:]))[0, 0].double().numpy(), 0, 1)
+    inner = (slice(border, hr.shape[0] - border), slice(border, hr.shape[1] - border))
+    expected = 255.0 * math.sqrt(float(np.mean((pred[inner] - hr[inner]) ** 2)))
+    assert document["per_image"][0]["rmse_crop"] == pytest.approx(expected, rel=1e-4)
+    if border == 0:
+        assert document["per_image"][0]["rmse_crop"] == pytest.approx(document["per_image"][0]["rmse"], rel=1e-12)
+
+
+def test_a_negative_rmse_border_is_refused_naming_the_key(compose_cfg):
+    require_data("depth")
+    with pytest.raises(Exception, match="data.rmse_border=-1"):
+        hydra.utils.instantiate(compose_cfg("train", ["data=depth_lu6", "data.rmse_border=-1"]).data)
