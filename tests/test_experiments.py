@@ -158,7 +158,7 @@ def test_the_paper_tables_script_trains_jointsr_fast_with_its_own_recipe_and_the
     script = (Path(CONFIG_DIR).parent / "experiments" / "paper_tables" / "run.sh").read_text()
     recipe = shlex.split(re.search(r"fast_recipe=\((.*?)\)\n", script, re.S).group(1))
     common = shlex.split(re.search(r"common=\((.*?)\)\n", script, re.S).group(1))
-    assert "for model in jointsr_paper lmcsc coista djf srfbn; do" in script
+    assert "for model in ${MODELS:-jointsr_paper lmcsc coista djf srfbn jointsr}; do" in script
     assert "seeds=1,2,3" in script and "seeds=1,2 " in script and "trainer.max_time=null" in common
     assert script.count('trainer.max_steps="$(steps ') == 2  # the baselines' loop and the fast row
     fast = compose_with_hydra([*PAPER_CAVE_X4, "model=jointsr", *common, *recipe, "trainer.max_steps=900"])

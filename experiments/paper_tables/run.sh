@@ -19,9 +19,9 @@
 # test_metrics.json exists. Then jointsr-report writes experiments/paper_tables/<task>/.
 #
 # Usage: bash experiments/paper_tables/run.sh [LOGS]
-# TASKS="cave_x4 nir_x4" (the default) picks the tasks. On 2 cores the two tasks can run as two
-# concurrent copies of one thread each (OMP_NUM_THREADS=1 TASKS=cave_x4 ... & OMP_NUM_THREADS=1
-# TASKS=nir_x4 ...): the same step budgets, more jobs per hour than one copy on two threads.
+# TASKS="cave_x4 nir_x4" and MODELS="jointsr_paper lmcsc coista djf srfbn jointsr" (the defaults)
+# pick and order the tasks and models, e.g. to run the rows a question needs first. (Two copies
+# of one thread each, one per task, made no more jobs per hour than one copy on two threads.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-.venv/bin}
@@ -42,13 +42,16 @@ for task in ${TASKS:-cave_x4 nir_x4}; do
   if [ ! -f "$logs/$task/bicubic/test_metrics.json" ]; then  # parameter-free: one run stands for every seed
     "$BIN/jointsr-eval" model=bicubic data="$data" scale=x4 logger=csv hydra.run.dir="$logs/$task/bicubic"
   fi
-  # Proposed and the published baselines, each as published, each with its own step budget
-  for model in jointsr_paper lmcsc coista djf srfbn; do
-    "$BIN/jointsr-train" -m "${protocol[@]}" model=$model seed=$seeds trainer.max_steps="$(steps $model)" \
-      "${common[@]}" hydra.sweep.dir="$logs/$task/paper"
+  # Proposed and the published baselines, each as published, each with its own step budget;
+  # then JointSR-fast (model=jointsr): our CPU recipe, its own row. MODELS picks and orders them.
+  for model in ${MODELS:-jointsr_paper lmcsc coista djf srfbn jointsr}; do
+    if [ "$model" = jointsr ]; then
+      "$BIN/jointsr-train" -m "${protocol[@]}" model=jointsr seed=$seeds trainer.max_steps="$(steps jointsr)" \
+        "${common[@]}" "${fast_recipe[@]}" hydra.sweep.dir="$logs/$task/fast"
+    else
+      "$BIN/jointsr-train" -m "${protocol[@]}" model=$model seed=$seeds trainer.max_steps="$(steps $model)" \
+        "${common[@]}" hydra.sweep.dir="$logs/$task/paper"
+    fi
   done
-  # JointSR-fast: our CPU recipe, its own row
-  "$BIN/jointsr-train" -m "${protocol[@]}" model=jointsr seed=$seeds trainer.max_steps="$(steps jointsr)" \
-    "${common[@]}" "${fast_recipe[@]}" hydra.sweep.dir="$logs/$task/fast"
   "$BIN/jointsr-report" "$logs/$task" --out "$out/$task" --max-grids 2 --reference jointsr_paper
 done

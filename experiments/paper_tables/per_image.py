@@ -1,0 +1,155 @@
+"""Image by image, our runs beside the paper's published numbers (issue 12, item 6).
+
+Reads a ``jointsr-report`` table (``report.csv``: one row per run and test image, our runs
+and the paper's transcribed rows) and prints, for each of the paper's methods:
+
+- the mean over images of our PSNR (each image first averaged over our seeds), the paper's,
+  and their difference (ours - paper) with its spread over the images;
+- Pearson's r between our per-image PSNR and the paper's: near 1 when the two rank and space
+  the images alike (the same images, crops and degradation), whatever the offset;
+- each one's gain over *our* bicubic, lowest and highest over the images. SRFBN does not look
+  at the guide, so the paper's SRFBN gain over our bicubic is a check of the LR input alone:
+  a gain of the size a single-image network makes, on every image, means the paper's LR
+  images were ours.
+
+A difference that is the same on every image (small spread, r near 1) comes from how well a
+network was trained, not from what it was tested on.
+
+With ``--runs`` (the task's log folder) it also prints, per model, the validation PSNR (crops
+of training images, averaged over the seeds) at the half and at the end of its step budget:
+a network still climbing when its budget ends has not converged, and its rank is the
+budget's, not its capacity's.
+
+Usage: python experiments/paper_tables/per_image.py experiments/paper_tables/nir_x4/report.csv \
+           [--runs logs/issue12/paper_tables/nir_x4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from jointsr.paper_results import OUR_MODEL_TO_PAPER, PAPER_MODELS, PAPER_TITLES, paper_table
+
+
+def our_images(report: Path) -> tuple[str, int, dict[str, dict[str, list[float]]]]:
+    """``(data, scale, {model: {image: [psnr per run]}})`` of our rows in ``report``."""
+    runs: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    tasks = set()
+    with report.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["source"] != "ours" or row["image"] in ("", "mean"):
+                continue
+            tasks.add((row["data"], int(row["scale"])))
+            runs[row["model"]][row["image"]].append(float(row["psnr"]))
+    if len(tasks) != 1:
+        raise SystemExit(f"per_image.py: {report} holds {len(tasks)} tasks ({sorted(tasks)}); give one task's report")
+    data, scale = tasks.pop()
+    return data, scale, runs
+
+
+def pearson(x: list[float], y: list[float]) -> float:
+    n = len(x)
+    mx, my = sum(x) / n, sum(y) / n
+    sxy = sum((a - mx) * (b - my) for a, b in zip(x, y))
+    sxx, syy = sum((a - mx) ** 2 for a in x), sum((b - my) ** 2 for b in y)
+    return sxy / math.sqrt(sxx * syy) if sxx > 0 and syy > 0 else math.nan
+
+
+def std(values: list[float]) -> float:
+    mean = sum(values) / len(values)
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else math.nan
+
+
+def comparison(report: Path) -> str:
+    data, scale, runs = our_images(report)
+    paper = paper_table(data, scale)
+    if paper is None:
+        raise SystemExit(f"per_image.py: the paper has no {data} x{scale} table")
+    if "bicubic" not in runs:
+        raise SystemExit(f"per_image.py: {report} has no bicubic run to measure gains against")
+    images = sorted(name for name in paper["srfbn"] if name != "mean")
+    missing = [name for name in images if name not in runs["bicubic"]]
+    if missing:
+        raise SystemExit(f"per_image.py: our bicubic run lacks the paper's test images {missing}")
+    bicubic = [sum(runs["bicubic"][name]) / len(runs["bicubic"][name]) for name in images]
+    ours_of = {paper_model: model for model, paper_model in OUR_MODEL_TO_PAPER.items()}
+    lines = [f"{data} x{scale}: {len(images)} test images; our bicubic {sum(bicubic) / len(bicubic):.2f} dB", "",
+             "| method | seeds | ours (dB) | paper (dB) | ours - paper: mean ± std over images | r(ours, paper) "
+             "| paper - our bicubic: min..max | ours - our bicubic: min..max | r(paper, our bicubic) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for paper_model in PAPER_MODELS:
+        published = [paper[paper_model][name]["psnr"] for name in images]
+        paper_gain = [p - b for p, b in zip(published, bicubic)]
+        model = ours_of.get(paper_model)
+        cells = ["–"] * 5
+        if model in runs and all(name in runs[model] for name in images):
+            seeds = min(len(runs[model][name]) for name in images)
+            ours = [sum(runs[model][name]) / len(runs[model][name]) for name in images]
+            offset = [o - p for o, p in zip(ours, published)]
+            gain = [o - b for o, b in zip(ours, bicubic)]
+            cells = [str(seeds), f"{sum(ours) / len(ours):.2f}", f"{sum(offset) / len(offset):+.2f} ± {std(offset):.2f}",
+                     f"{pearson(ours, published):.3f}", f"{min(gain):+.2f}..{max(gain):+.2f}"]
+        lines.append(f"| {PAPER_TITLES[paper_model]} | {cells[0]} | {cells[1]} | {sum(published) / len(published):.2f} "
+                     f"| {cells[2]} | {cells[3]} | {min(paper_gain):+.2f}..{max(paper_gain):+.2f} | {cells[4]} "
+                     f"| {pearson(published, bicubic):.3f} |")
+    return "\n".join(lines)
+
+
+def _val_at(rows: list[dict], fraction: float) -> float:
+    """The last validation PSNR at or before ``fraction`` of the run's last validated step."""
+    points = [(int(row["step"]), float(row["val/psnr"])) for row in rows if row.get("val/psnr")]
+    if not points:
+        return math.nan
+    end = max(step for step, _ in points)
+    return [psnr for step, psnr in sorted(points) if step <= fraction * end + 1][-1]
+
+
+def convergence(runs: Path) -> str:
+    """Per model: the seed-mean validation PSNR at half and at the end of its budget."""
+    import json
+
+    curves: dict[str, list[tuple[float, float, int]]] = defaultdict(list)
+    for document in sorted(runs.glob("*/*/test_metrics.json")):
+        metrics = sorted(document.parent.glob("csv/metrics.csv"))
+        if not metrics:
+            continue
+        with metrics[0].open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        model = json.loads(document.read_text())["model"]
+        steps = max((int(row["step"]) for row in rows if row.get("val/psnr")), default=0) + 1
+        curves[model].append((_val_at(rows, 0.5), _val_at(rows, 1.0), steps))
+    lines = ["| model | runs | steps | val PSNR at half the budget | at its end | gain in the second half |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for model, values in sorted(curves.items()):
+        half = sum(v[0] for v in values) / len(values)
+        end = sum(v[1] for v in values) / len(values)
+        lines.append(f"| {model} | {len(values)} | {values[0][2]} | {half:.2f} | {end:.2f} | {end - half:+.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("report", type=Path, help="a jointsr-report report.csv of one task")
+    parser.add_argument("--runs", type=Path, help="the task's log folder (run.sh's LOGS/<task>)")
+    args = parser.parse_args(argv)
+    if not args.report.is_file():
+        print(f"per_image.py: {args.report} is not a file: give a report.csv written by jointsr-report",
+              file=sys.stderr)
+        return 2
+    print(comparison(args.report))
+    if args.runs is not None:
+        if not args.runs.is_dir():
+            print(f"per_image.py: {args.runs} is not a folder: give run.sh's LOGS/<task>", file=sys.stderr)
+            return 2
+        print()
+        print(convergence(args.runs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""experiments/paper_tables/per_image.py: our per-image PSNR beside the paper's (issue 12)."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from jointsr.paper_results import paper_table
+
+SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "paper_tables" / "per_image.py"
+FIELDS = ["data", "scale", "source", "run", "model", "T", "R", "params", "image", "psnr", "ssim", "ssim_plain",
+          "directory"]
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("per_image", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _write(path: Path, rows: list[dict]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, FIELDS, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_a_uniform_offset_reads_as_one_with_r_one_and_gains_over_our_bicubic(tmp_path):
+    """DJF two seeds at paper + 0.5 and paper + 1.5 on every image: the seed mean is paper + 1,
+    the same on every image (std 0, r 1); bicubic 3 dB below the paper's DJF everywhere."""
+    paper = paper_table("rgbnir", 4)["djf"]
+    images = sorted(name for name in paper if name != "mean")
+    rows = []
+    for name in images:
+        p = paper[name]["psnr"]
+        rows.append({"data": "rgbnir", "scale": 4, "source": "ours", "run": "bicubic, x4", "model": "bicubic",
+                     "image": name, "psnr": p - 3.0})
+        for seed, shift in ((1, 0.5), (2, 1.5)):
+            rows.append({"data": "rgbnir", "scale": 4, "source": "ours", "run": f"seed={seed}", "model": "djf",
+                         "image": name, "psnr": p + shift})
+        rows.append({"data": "rgbnir", "scale": 4, "source": "paper", "run": "paper", "model": "djf",
+                     "image": name, "psnr": p})
+    text = _load().comparison(_write(tmp_path / "report.csv", rows))
+    djf = next(line for line in text.splitlines() if line.startswith("| DJF |"))
+    mean = sum(paper[name]["psnr"] for name in images) / len(images)
+    assert djf == (f"| DJF | 2 | {mean + 1:.2f} | {mean:.2f} | +1.00 ± 0.00 | 1.000 | +3.00..+3.00 | +4.00..+4.00 "
+                   f"| 1.000 |")
+    lmcsc = next(line for line in text.splitlines() if line.startswith("| LMCSC |"))
+    assert lmcsc.startswith("| LMCSC | – | – |")  # no run of ours: the paper's side only
+
+
+def test_a_report_without_bicubic_or_of_two_tasks_is_refused(tmp_path, capsys):
+    module = _load()
+    row = {"data": "rgbnir", "scale": 4, "source": "ours", "run": "r", "model": "djf", "image": "urban/0004",
+           "psnr": 30.0}
+    with pytest.raises(SystemExit, match="no bicubic run"):
+        module.comparison(_write(tmp_path / "a.csv", [row]))
+    with pytest.raises(SystemExit, match="holds 2 tasks"):
+        module.comparison(_write(tmp_path / "b.csv", [row, {**row, "data": "cave"}]))
+    assert module.main([str(tmp_path / "missing.csv")]) == 2
+    assert "missing.csv is not a file" in capsys.readouterr().err
