@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import importlib.util
 from pathlib import Path
 
@@ -64,3 +65,33 @@ def test_a_report_without_bicubic_or_of_two_tasks_is_refused(tmp_path, capsys):
         module.comparison(_write(tmp_path / "b.csv", [row, {**row, "data": "cave"}]))
     assert module.main([str(tmp_path / "missing.csv")]) == 2
     assert "missing.csv is not a file" in capsys.readouterr().err
+
+
+def _run(folder: Path, model: str, seed: int, loss: str, mse: float, val: tuple[float, float]) -> None:
+    """A finished run folder as jointsr-train leaves it: test_metrics.json, the Hydra config and
+    the CSV log (train/loss every 20 steps, two validations)."""
+    (folder / ".hydra").mkdir(parents=True)
+    (folder / "csv").mkdir()
+    (folder / "test_metrics.json").write_text(f'{{"model": "{model}"}}')
+    (folder / ".hydra" / "config.yaml").write_text(f"seed: {seed}\nmodel:\n  loss: {loss}\n")
+    rows = [{"step": step, "train/loss": mse} for step in range(19, 400, 20)]
+    rows += [{"step": 199, "val/psnr": val[0]}, {"step": 399, "val/psnr": val[1]}]
+    with (folder / "csv" / "metrics.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, ["step", "train/loss", "val/psnr"], restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_the_step_matched_loss_is_paired_by_seed_with_proposed(tmp_path):
+    for seed, base in ((1, 1e-3), (2, 2e-3)):
+        _run(tmp_path / "paper" / f"p{seed}", "jointsr_paper", seed, "mse", base, (30.0, 31.0))
+        _run(tmp_path / "paper" / f"l{seed}", "lmcsc", seed, "mse", base / 10 ** 0.1, (32.0, 32.5))
+        _run(tmp_path / "paper" / f"s{seed}", "srfbn", seed, "l1", base, (20.0, 21.0))
+    lines = _load().convergence(tmp_path).splitlines()
+    rows = {line.split(" | ")[0][2:]: line for line in lines[2:]}
+    # PSNR of the mean MSE over steps 251-350: 30 and 26.99 dB for Proposed; LMCSC 1 dB higher on both seeds
+    proposed = f"{(30 + 10 * math.log10(1 / 2e-3 / 1000) + 30) / 2:.2f}"
+    assert rows["jointsr_paper"] == (f"| jointsr_paper | 2 | 400 | 30.00 | 31.00 | +1.00 | {proposed} ± "
+                                     f"{abs(10 * math.log10(2)) / math.sqrt(2):.2f} | – |")
+    assert rows["lmcsc"].endswith("| +1.00 ± 0.00 (2 seeds) |")
+    assert rows["srfbn"].endswith("| +1.00 | – | – |")  # trained with L1: no MSE to compare

@@ -18,7 +18,10 @@ network was trained, not from what it was tested on.
 With ``--runs`` (the task's log folder) it also prints, per model, the validation PSNR (crops
 of training images, averaged over the seeds) at the half and at the end of its step budget:
 a network still climbing when its budget ends has not converged, and its rank is the
-budget's, not its capacity's.
+budget's, not its capacity's. Beside it, step-matched: the PSNR of the mean training loss
+(MSE, on the 16-patch training batches logged every 20 steps) over steps 251-350, which the
+budget of every MSE-trained model reaches (SRFBN trains with L1 and is left out): how much each
+network learns per step rather than per minute, paired by seed with Proposed.
 
 Usage: python experiments/paper_tables/per_image.py experiments/paper_tables/nir_x4/report.csv \
            [--runs logs/issue12/paper_tables/nir_x4]
@@ -32,6 +35,8 @@ import math
 import sys
 from collections import defaultdict
 from pathlib import Path
+
+from omegaconf import OmegaConf
 
 from jointsr.paper_results import OUR_MODEL_TO_PAPER, PAPER_MODELS, PAPER_TITLES, paper_table
 
@@ -100,6 +105,11 @@ def comparison(report: Path) -> str:
     return "\n".join(lines)
 
 
+#: the step-matched window (start, end] of the training loss: every MSE-trained model's
+#: budget reaches it (Proposed's is 350 steps)
+EQUAL_STEPS = (250, 350)
+
+
 def _val_at(rows: list[dict], fraction: float) -> float:
     """The last validation PSNR at or before ``fraction`` of the run's last validated step."""
     points = [(int(row["step"]), float(row["val/psnr"])) for row in rows if row.get("val/psnr")]
@@ -109,11 +119,14 @@ def _val_at(rows: list[dict], fraction: float) -> float:
     return [psnr for step, psnr in sorted(points) if step <= fraction * end + 1][-1]
 
 
-def convergence(runs: Path) -> str:
-    """Per model: the seed-mean validation PSNR at half and at the end of its budget."""
+def convergence(runs: Path, reference: str = "jointsr_paper") -> str:
+    """Per model: the seed-mean validation PSNR at half and at the end of its budget, and the
+    step-matched training-batch PSNR, paired by seed with ``reference``'s (the same seed
+    draws the same batches at the same steps for every model: the order is a function of the
+    seed and the epoch alone, and every model cuts the same patches)."""
     import json
 
-    curves: dict[str, list[tuple[float, float, int]]] = defaultdict(list)
+    curves: dict[str, dict[int, tuple[float, float, int, float]]] = defaultdict(dict)
     for document in sorted(runs.glob("*/*/test_metrics.json")):
         metrics = sorted(document.parent.glob("csv/metrics.csv"))
         if not metrics:
@@ -121,14 +134,29 @@ def convergence(runs: Path) -> str:
         with metrics[0].open(newline="") as handle:
             rows = list(csv.DictReader(handle))
         model = json.loads(document.read_text())["model"]
+        config = OmegaConf.load(document.parent / ".hydra" / "config.yaml")
         steps = max((int(row["step"]) for row in rows if row.get("val/psnr")), default=0) + 1
-        curves[model].append((_val_at(rows, 0.5), _val_at(rows, 1.0), steps))
-    lines = ["| model | runs | steps | val PSNR at half the budget | at its end | gain in the second half |",
-             "|---|---:|---:|---:|---:|---:|"]
-    for model, values in sorted(curves.items()):
+        window = [float(row["train/loss"]) for row in rows
+                  if row.get("train/loss") and EQUAL_STEPS[0] < int(row["step"]) <= EQUAL_STEPS[1]]
+        mse = config.model.get("loss", "mse") == "mse" and window
+        train_psnr = -10 * math.log10(sum(window) / len(window)) if mse else math.nan
+        curves[model][int(config.seed)] = (_val_at(rows, 0.5), _val_at(rows, 1.0), steps, train_psnr)
+    lines = ["| model | runs | steps | val PSNR at half the budget | at its end | gain in the second half "
+             f"| training-batch PSNR, steps {EQUAL_STEPS[0] + 1}-{EQUAL_STEPS[1]} (MSE models) "
+             f"| minus {reference}'s, paired by seed |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    base = curves.get(reference, {})
+    for model, by_seed in sorted(curves.items()):
+        values = list(by_seed.values())
         half = sum(v[0] for v in values) / len(values)
         end = sum(v[1] for v in values) / len(values)
-        lines.append(f"| {model} | {len(values)} | {values[0][2]} | {half:.2f} | {end:.2f} | {end - half:+.2f} |")
+        train = [v[3] for v in values]
+        equal = "–" if any(math.isnan(t) for t in train) else f"{sum(train) / len(train):.2f} ± {std(train):.2f}"
+        paired = [by_seed[seed][3] - base[seed][3] for seed in sorted(by_seed) if seed in base]
+        diff = "–" if model == reference or not paired or any(math.isnan(d) for d in paired) else \
+            f"{sum(paired) / len(paired):+.2f} ± {std(paired):.2f} ({len(paired)} seeds)"
+        lines.append(f"| {model} | {len(values)} | {values[0][2]} | {half:.2f} | {end:.2f} | {end - half:+.2f} "
+                     f"| {equal} | {diff} |")
     return "\n".join(lines)
 
 
