@@ -72,7 +72,7 @@ def _run(folder: Path, model: str, seed: int, loss: str, mse: float, val: tuple[
     the CSV log (train/loss every 20 steps, two validations)."""
     (folder / ".hydra").mkdir(parents=True)
     (folder / "csv").mkdir()
-    (folder / "test_metrics.json").write_text(f'{{"model": "{model}"}}')
+    (folder / "test_metrics.json").write_text(f'{{"model": "{model}", "training": {{"steps": 400}}}}')
     (folder / ".hydra" / "config.yaml").write_text(f"seed: {seed}\nmodel:\n  loss: {loss}\n")
     rows = [{"step": step, "train/loss": mse} for step in range(19, 400, 20)]
     rows += [{"step": 199, "val/psnr": val[0]}, {"step": 399, "val/psnr": val[1]}]

@@ -133,9 +133,9 @@ def convergence(runs: Path, reference: str = "jointsr_paper") -> str:
             continue
         with metrics[0].open(newline="") as handle:
             rows = list(csv.DictReader(handle))
-        model = json.loads(document.read_text())["model"]
+        tested = json.loads(document.read_text())
+        model, steps = tested["model"], tested.get("training", {}).get("steps", "?")
         config = OmegaConf.load(document.parent / ".hydra" / "config.yaml")
-        steps = max((int(row["step"]) for row in rows if row.get("val/psnr")), default=0) + 1
         window = [float(row["train/loss"]) for row in rows
                   if row.get("train/loss") and EQUAL_STEPS[0] < int(row["step"]) <= EQUAL_STEPS[1]]
         mse = config.model.get("loss", "mse") == "mse" and window

@@ -19,7 +19,9 @@ Overlapping HR patches are averaged (sum of the patches divided by the overlap c
 The official test uses every overlapping patch (stride 1, ``overlap = [7 7]`` for 8 x 8
 patches); that is the default in evaluation (``eval_patch_stride``). Training may use a
 coarser grid (``patch_stride``, default ``p // 2``): the patch operators act on each patch
-alone, so the grid stride changes how many patches are averaged, not the network.
+alone, so the grid stride changes how many patches are averaged, not the network. The
+training grid starts at a random offset at every step (``grid_phase``), so that the training
+patches take every position relative to the LR sampling grid that the stride-1 test averages.
 All patch operators are matrices acting on every patch at once: the patches are
 extracted with ``unfold`` (the analysis is then a ``p x p`` convolution of stride
 ``patch_stride``) and put back with ``fold`` (the transposed convolution of ``D_H``),
@@ -117,6 +119,14 @@ class CoISTA(SRNetwork):
             1 = every overlapping patch (the most averaging, slowest), ``p`` = no overlap.
         eval_patch_stride: step of the patch grid in eval mode: 1 (default) = every
             overlapping patch, as the official test; ``None`` = ``patch_stride``.
+        grid_phase: where the training grid starts. ``random`` (default): at an offset drawn
+            uniformly from ``[0, patch_stride)^2`` at every step, so the patches take every
+            position relative to the LR sampling grid, as the official training's patches
+            (cut everywhere in the images) do; ``fixed``: at the image's top-left corner. The
+            training crops start on multiples of the scale, so with a fixed grid every
+            training patch sits at one phase of the LR grid (and its 90-degree rotations'):
+            the network learns that phase only, and the stride-1 test, which averages every
+            phase, loses 0.8 dB to a stride-4 test at the trained phase (issue 12, CAVE x4).
         atoms: ``n``, dictionary atoms (code length) of each branch and of ``D_H``.
         layers: ``L``, untied ISTA layers per branch.
         init: ``ista`` or ``random`` (see the module docstring).
@@ -131,6 +141,7 @@ class CoISTA(SRNetwork):
         patch_size: int | None = None,
         patch_stride: int | None = None,
         eval_patch_stride: int | None = 1,
+        grid_phase: str = "random",
         atoms: int = 256,
         layers: int = 4,
         init: Init = "ista",
@@ -156,6 +167,7 @@ class CoISTA(SRNetwork):
                                   f"patch_size={patch_size}]")
         atoms, layers = check_int("model.net.atoms", atoms, 1), check_int("model.net.layers", layers, 1)
         check_choice("model.net.init", init, ("ista", "random"))
+        self.grid_phase = check_choice("model.net.grid_phase", grid_phase, ("random", "fixed"))
         if isinstance(threshold_init, bool) or not isinstance(threshold_init, (int, float)) or \
                 not 0 <= threshold_init < math.inf:
             raise ConfigError(f"model.net.threshold_init={threshold_init!r} must be a number >= 0")
@@ -233,7 +245,11 @@ class CoISTA(SRNetwork):
         self.check_inputs(lr_target, hr_guide)
         upsampled = imresize(lr_target, scale=self.scale)  # (B, 1, H, W)
         height, width = upsampled.shape[-2:]
-        pad = (0, self._padding(width), 0, self._padding(height))
+        # training with a random grid phase: the grid starts (shift_y, shift_x) pixels above and
+        # left of the image (replicate padding), cropped from the output again
+        shift_y, shift_x = (int(v) for v in torch.randint(0, self.stride, (2,))) \
+            if self.training and self.grid_phase == "random" and self.stride > 1 else (0, 0)
+        pad = (shift_x, self._padding(shift_x + width), shift_y, self._padding(shift_y + height))
         if any(pad):
             upsampled = F.pad(upsampled, pad, mode="replicate")
             hr_guide = F.pad(hr_guide, pad, mode="replicate")
@@ -256,5 +272,5 @@ class CoISTA(SRNetwork):
             total = total.index_add(2, torch.arange(top, bottom, device=total.device), folded)
             ones = torch.ones_like(patches[:1]).flatten(2)
             count[..., top:bottom, :] += F.fold(ones, size, p, stride=stride)
-        return (total / count)[..., :height, :width]
+        return (total / count)[..., shift_y:shift_y + height, shift_x:shift_x + width]
 

@@ -202,6 +202,47 @@ def test_coista_banded_stride_one_pass_equals_one_pass(monkeypatch):
     torch.testing.assert_close(banded, whole, atol=1e-6, rtol=1e-6)
 
 
+def test_coista_trains_its_patch_grid_at_every_phase_of_the_lr_grid():
+    """grid_phase=random: each training step starts the stride-4 grid at an offset drawn from
+    [0, 4)^2, written out here as replicate padding above and left, unfold / fold of every
+    patch, and the crop back. Over the steps every phase occurs. fixed: always the corner."""
+    import torch.nn.functional as F
+
+    model = CoISTA(4, atoms=24).train()
+    make_guide_effective("coista", model)
+    lr_target, hr_guide = inputs(4, h=5, w=4)
+    upsampled = imresize(lr_target, scale=4)
+    height, width = upsampled.shape[-2:]
+    seen = set()
+    for step in range(100):
+        torch.manual_seed(step)
+        shift_y, shift_x = (int(v) for v in torch.randint(0, 4, (2,)))
+        seen.add((shift_y, shift_x))
+        pad_h = (-(shift_y + height - 8)) % 4  # the grid of 8x8 patches, stride 4, must cover the padded image
+        pad_w = (-(shift_x + width - 8)) % 4
+        big_up = F.pad(upsampled, (shift_x, pad_w, shift_y, pad_h), mode="replicate")
+        big_guide = F.pad(hr_guide, (shift_x, pad_w, shift_y, pad_h), mode="replicate")
+        with torch.no_grad():
+            patches = model.hr_patches(big_up, big_guide)
+            size = big_up.shape[-2:]
+            expected = F.fold(patches.flatten(2), size, 8, stride=4) / \
+                F.fold(torch.ones_like(patches).flatten(2), size, 8, stride=4)
+            torch.manual_seed(step)
+            torch.testing.assert_close(model(lr_target, hr_guide),
+                                       expected[..., shift_y:shift_y + height, shift_x:shift_x + width],
+                                       atol=1e-6, rtol=1e-6)
+    assert seen == {(y, x) for y in range(4) for x in range(4)}
+    fixed = CoISTA(4, atoms=24, grid_phase="fixed", eval_patch_stride=4)
+    fixed.load_state_dict(model.state_dict())
+    with torch.no_grad():  # the fixed grid is the eval pass at the training stride
+        torch.testing.assert_close(fixed.train()(lr_target, hr_guide), fixed.eval()(lr_target, hr_guide))
+
+
+def test_coista_rejects_an_unknown_grid_phase():
+    with pytest.raises(Exception, match="model.net.grid_phase='corner'"):
+        CoISTA(4, grid_phase="corner")
+
+
 # ------------------------------------------------------------------ gradients and guide use
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_gradients_finite(name):
