@@ -84,7 +84,7 @@ def comparison(report: Path) -> str:
     bicubic = [sum(runs["bicubic"][name]) / len(runs["bicubic"][name]) for name in images]
     ours_of = {paper_model: model for model, paper_model in OUR_MODEL_TO_PAPER.items()}
     lines = [f"{data} x{scale}: {len(images)} test images; our bicubic {sum(bicubic) / len(bicubic):.2f} dB", "",
-             "| method | seeds | ours (dB) | paper (dB) | ours - paper: mean ± std over images | r(ours, paper) "
+             "| method | seeds | ours (dB) | paper: mean of its per-image rows (dB) | ours - paper: mean ± std over images | r(ours, paper) "
              "| paper - our bicubic: min..max | ours - our bicubic: min..max | r(paper, our bicubic) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for paper_model in PAPER_MODELS:

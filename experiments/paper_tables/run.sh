@@ -43,11 +43,12 @@ for task in ${TASKS:-cave_x4 nir_x4}; do
     "$BIN/jointsr-eval" model=bicubic data="$data" scale=x4 logger=csv hydra.run.dir="$logs/$task/bicubic"
   fi
   # Proposed and the published baselines, each as published, each with its own step budget;
-  # then JointSR-fast (model=jointsr): our CPU recipe, its own row. MODELS picks and orders them.
+  # then JointSR-fast (model=jointsr): our CPU recipe, its own row, in fast/seed_N (its overrides
+  # make a job name longer than a file name may be). MODELS picks and orders them.
   for model in ${MODELS:-jointsr_paper lmcsc coista djf srfbn jointsr}; do
     if [ "$model" = jointsr ]; then
       "$BIN/jointsr-train" -m "${protocol[@]}" model=jointsr seed=$seeds trainer.max_steps="$(steps jointsr)" \
-        "${common[@]}" "${fast_recipe[@]}" hydra.sweep.dir="$logs/$task/fast"
+        "${common[@]}" "${fast_recipe[@]}" hydra.sweep.dir="$logs/$task/fast" 'hydra.sweep.subdir=seed_${seed}'
     else
       "$BIN/jointsr-train" -m "${protocol[@]}" model=$model seed=$seeds trainer.max_steps="$(steps $model)" \
         "${common[@]}" hydra.sweep.dir="$logs/$task/paper"
