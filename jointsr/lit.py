@@ -206,8 +206,7 @@ class SRModule(L.LightningModule):
 
     def _rmse_border(self) -> int:
         """The frame the cropped RMSE leaves out: the datamodule's ``rmse_border`` (data config)."""
-        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
-        return getattr(datamodule, "rmse_border", DEPTH_BORDER)
+        return getattr(getattr(self.trainer, "datamodule", None), "rmse_border", DEPTH_BORDER)
 
     def on_test_epoch_end(self) -> None:
         self.test_results = self._epoch_rows(self.test_metrics)

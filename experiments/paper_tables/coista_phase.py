@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 
 def _mean_psnr(values: list[float]) -> float:
@@ -67,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             values = [evaluate_pair(net(b["lr"], b["guide"]).clamp(0, 1)[0, 0].numpy(), b["hr"][0, 0].numpy())["psnr"]
                       for b in batches]
             print(f"test stride {stride}: {_mean_psnr(values):.3f} dB ({time.time() - start:.0f} s)", flush=True)
-        net.eval_patch_stride = train_stride  # hr_patches cuts the grid at the current stride
+        net.eval_patch_stride = train_stride  # grid_average cuts the grid at the current stride
         for phase in range(train_stride):
             values = []
             for b in batches:
@@ -75,11 +74,8 @@ def main(argv: list[str] | None = None) -> int:
                 guide, hr = b["guide"][..., phase:, phase:], b["hr"][..., phase:, phase:]
                 h = p + train_stride * ((up.shape[-2] - p) // train_stride)
                 w = p + train_stride * ((up.shape[-1] - p) // train_stride)
-                up, guide, hr = up[..., :h, :w], guide[..., :h, :w], hr[..., :h, :w]
-                patches = net.hr_patches(up, guide)
-                total = F.fold(patches.flatten(2), (h, w), p, stride=train_stride)
-                count = F.fold(torch.ones_like(patches[:1]).flatten(2), (h, w), p, stride=train_stride)
-                values.append(psnr((total / count).clamp(0, 1)[0, 0].numpy(), hr[0, 0].numpy()))
+                prediction = net.grid_average(up[..., :h, :w], guide[..., :h, :w]).clamp(0, 1)
+                values.append(psnr(prediction[0, 0].numpy(), hr[0, 0, :h, :w].numpy()))
             print(f"grid phase {phase} at stride {train_stride}: {_mean_psnr(values):.3f} dB", flush=True)
     return 0
 

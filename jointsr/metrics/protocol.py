@@ -197,11 +197,11 @@ def evaluate_pair(pred, target, border: int = DEPTH_BORDER) -> dict[str, float]:
     says otherwise; [0, 1] units). ``rmse_crop`` is NaN where the frame leaves nothing."""
     pred_arr, target_arr = _as_pair(pred, target)
     pred_arr = np.clip(pred_arr, 0.0, 1.0)
-    cropped = border if 0 < 2 * border < min(pred_arr.shape) else 0
+    fits = 2 * border < min(pred_arr.shape)
     return {
         "psnr": psnr(pred_arr, target_arr),
         "ssim": ssim(pred_arr, target_arr),
         "ssim_plain": ssim_plain(pred_arr, target_arr),
         "rmse": rmse(pred_arr, target_arr),
-        "rmse_crop": rmse(pred_arr, target_arr, cropped) if cropped or border == 0 else math.nan,
+        "rmse_crop": rmse(pred_arr, target_arr, border) if fits else math.nan,
     }

@@ -253,7 +253,12 @@ class CoISTA(SRNetwork):
         if any(pad):
             upsampled = F.pad(upsampled, pad, mode="replicate")
             hr_guide = F.pad(hr_guide, pad, mode="replicate")
+        return self.grid_average(upsampled, hr_guide)[..., shift_y:shift_y + height, shift_x:shift_x + width]
 
+    def grid_average(self, upsampled: torch.Tensor, hr_guide: torch.Tensor) -> torch.Tensor:
+        """The HR image of two aligned images whose sizes the patch grid of the current stride
+        covers, with the grid at their top-left corner: every patch of the grid synthesised
+        (:meth:`hr_patches`) and the overlapping patches averaged."""
         # Band by band of patch rows: band i holds patch rows [r0, r1), image rows
         # [r0 stride, (r1 - 1) stride + p); its patches are folded back and summed into the image.
         p, stride = self.patch_size, self.stride
@@ -272,5 +277,5 @@ class CoISTA(SRNetwork):
             total = total.index_add(2, torch.arange(top, bottom, device=total.device), folded)
             ones = torch.ones_like(patches[:1]).flatten(2)
             count[..., top:bottom, :] += F.fold(ones, size, p, stride=stride)
-        return (total / count)[..., shift_y:shift_y + height, shift_x:shift_x + width]
+        return total / count
 
