@@ -22,6 +22,8 @@
 # TASKS="cave_x4 nir_x4" and MODELS="jointsr_paper lmcsc coista djf srfbn jointsr" (the defaults)
 # pick and order the tasks and models, e.g. to run the rows a question needs first. (Two copies
 # of one thread each, one per task, made no more jobs per hour than one copy on two threads.)
+# SEEDS="3" runs those seeds instead of the task's own (e.g. a third RGB-NIR seed for the rows
+# whose comparison two seeds left open).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-.venv/bin}
@@ -38,6 +40,7 @@ for task in ${TASKS:-cave_x4 nir_x4}; do
     cave_x4) data=cave; seeds=1,2,3 ;;
     nir_x4) data=rgbnir; seeds=1,2 ;;
   esac
+  seeds=${SEEDS:-$seeds}
   protocol=(experiment=paper_protocol data=$data scale=x4)
   if [ ! -f "$logs/$task/bicubic/test_metrics.json" ]; then  # parameter-free: one run stands for every seed
     "$BIN/jointsr-eval" model=bicubic data="$data" scale=x4 logger=csv hydra.run.dir="$logs/$task/bicubic"
