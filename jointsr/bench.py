@@ -40,12 +40,13 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from jointsr import CONFIG_DIR
 from jointsr.errors import ConfigError, reports_user_errors, run_command
-from jointsr.lit import network_loss
+from jointsr.lit import build_optimizer, network_loss, training_autocast
 from jointsr.utils.run import build_model, set_threads
 
 log = logging.getLogger("jointsr")
 
-PATHS = ("eager", "channels_last", "compile", "compile+channels_last")
+PATHS = ("eager", "channels_last", "compile", "compile+channels_last",
+         "bf16", "channels_last+bf16", "compile+bf16", "compile+channels_last+bf16")
 _CONVOLUTION = torch.ops.aten.convolution.default
 
 
@@ -153,15 +154,18 @@ class _Path:
         layout = torch.channels_last if "channels_last" in name else torch.contiguous_format
         self.net = self.net.to(memory_format=layout)
         self.batch = {key: value.contiguous(memory_format=layout) for key, value in batch.items()}
-        self.optimizer = model.optimizer_factory(params=self.net.parameters())
+        self.optimizer = build_optimizer(model.optimizer_factory, self.net)
         self.loss_fn, self.weights = model.loss_fn, model.step_weights  # None, "uniform" or a list
         self.runner = CompiledNetwork(self.net) if name.startswith("compile") else self.net
+        self.bf16 = name.endswith("bf16")  # bf16 mixed precision: fp32 weights, bf16 arithmetic
         self.times: list[float] = []
         self.first_seconds = 0.0
 
     def step(self) -> None:
         self.optimizer.zero_grad(set_to_none=True)
-        network_loss(self.runner, self.batch, self.loss_fn, self.weights).backward()
+        with training_autocast(self.bf16):
+            loss = network_loss(self.runner, self.batch, self.loss_fn, self.weights)
+        loss.backward()
         self.optimizer.step()
 
     @property
@@ -232,7 +236,9 @@ def bench_training(cfg: DictConfig, model) -> dict | None:
             "compile_failed": row.compile_failed,
         }
     compiled, nhwc = bool(cfg.model.get("compile", False)), bool(cfg.model.get("channels_last", False))
-    default = "+".join(name for name, on in (("compile", compiled), ("channels_last", nhwc)) if on) or "eager"
+    bf16 = str(cfg.get("precision", "32-true")) == "bf16-mixed"
+    default = "+".join(name for name, on in (("compile", compiled), ("channels_last", nhwc), ("bf16", bf16))
+                       if on) or ("bf16" if bf16 else "eager")
     training_path = default  # what jointsr-train runs for this model
     if default not in table:
         rows_default = "eager" if "eager" in table else next(iter(table))

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from jointsr.errors import ConfigError, check_choice
+from jointsr.errors import ConfigError, check_choice, check_int
 from jointsr.functional.imresize import imresize
 from jointsr.evaluation import mean_metrics
 from jointsr.metrics.images import ImageMetrics
@@ -89,6 +89,7 @@ class SRModule(L.LightningModule):
         compile: bool = False,
         channels_last: bool = False,
         tile: int | None = None,
+        warmup_steps: int = 0,
     ) -> None:
         super().__init__()
         check_choice("model.loss", loss, sorted(LOSSES))
@@ -102,6 +103,7 @@ class SRModule(L.LightningModule):
         # the fused training step (jointsr/fast.py) and the inference tile (jointsr/tiling.py)
         self.compile_network, self.tile = bool(compile), check_tile(tile)
         self.channels_last = bool(channels_last)  # train in the NHWC layout (weights and patches)
+        self.warmup_steps = check_int("model.warmup_steps", warmup_steps, 0)
         self._compiled = None
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
         self.model_cfg: dict | None = None  # set by the entry points; stored in checkpoints
@@ -142,6 +144,16 @@ class SRModule(L.LightningModule):
         if self.channels_last:  # the weights (and, following them, Adam's moments) in NHWC
             self.net.to(memory_format=torch.channels_last)
 
+    def on_train_start(self) -> None:
+        """A fit from step 0: the network's data-driven start (when the DataModule can draw
+        its patches), then one validation logged at step 0, so that every curve begins where
+        training begins. A resumed fit has both in its log already."""
+        if self.trainer.global_step > 0:
+            return
+        if self.net.needs_calibration and self._calibration_source() is not None:
+            self._calibrate(self._calibration_batch(None))
+        self._validate_before_training()
+
     @property
     def training_network(self):
         """What the training step calls: the network, or with ``compile`` its compiled
@@ -154,14 +166,17 @@ class SRModule(L.LightningModule):
             self._compiled = CompiledNetwork(self.net)
         return self._compiled
 
-    def _calibration_batch(self, batch: dict) -> dict:
+    def _calibration_source(self):
+        """The DataModule's ``calibration_batch(count)``, or None when it has none."""
+        return getattr(getattr(self.trainer, "datamodule", None), "calibration_batch", None)
+
+    def _calibration_batch(self, batch: dict | None) -> dict:
         """What the start is fit on: ``calibration_patches`` training patches drawn with the
-        run's seed, when the DataModule can draw them (``calibration_batch``) and they are
-        more than the first batch; otherwise the first batch. A fit on one batch of 16
-        patches left twice the spread over seeds of one on 128 (experiments/plateau/)."""
-        datamodule = getattr(self.trainer, "datamodule", None)
-        draw = getattr(datamodule, "calibration_batch", None)
-        if draw is None or self.calibration_patches <= batch["hr"].shape[0]:
+        run's seed, when the DataModule can draw them (``calibration_batch``); otherwise
+        ``batch``, the first training batch. A fit on one batch of 16 patches left twice the
+        spread over seeds of one on 128 (experiments/plateau/)."""
+        draw = self._calibration_source()
+        if draw is None:
             return batch
         return {key: value.to(self.device) for key, value in draw(self.calibration_patches).items()}
 
@@ -181,9 +196,34 @@ class SRModule(L.LightningModule):
                      " ".join(f"{k}={v:.0%}" for k, v in densities.items()))
 
     # ------------------------------------------------------------------ evaluation
+    @torch.no_grad()
+    def _validate_before_training(self) -> None:
+        """Validate the weights training starts from and log the metrics at step 0 (every
+        logger; the checkpoint monitor does not see them: nothing is selected before a step)."""
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if datamodule is None or not self.trainer.limit_val_batches:
+            return
+        was_training = self.training
+        self.eval()
+        for batch in datamodule.val_dataloader():
+            batch = {key: value.to(self.device) if isinstance(value, torch.Tensor) else value
+                     for key, value in batch.items()}
+            self.val_metrics.update(self._predict(batch), batch["hr"], batch["name"], self._rmse_border())
+        self.train(was_training)
+        metrics = {f"val/{key}": value for key, value in mean_metrics(self._epoch_rows(self.val_metrics)).items()}
+        if not metrics:
+            return
+        for logger in self.loggers:
+            logger.log_metrics(metrics, step=0)
+        log.info("%s before training (step 0): validation PSNR %.2f dB", self.name, metrics["val/psnr"])
+
     def _predict(self, batch: dict) -> torch.Tensor:
-        # whole images, or tiles when they do not fit (self.tile: None automatic, 0 whole, N pixels)
-        return forward_any_size(self.net, batch["lr"], batch["guide"], self.tile, progress=False).clamp(0.0, 1.0)
+        # whole images, or tiles when they do not fit (self.tile: None automatic, 0 whole, N pixels);
+        # in fp32 whatever the training precision (trainer.precision=bf16-mixed autocasts the
+        # evaluation steps too): the protocol's numbers are those of the fp32 network
+        with torch.autocast(batch["lr"].device.type, enabled=False):
+            prediction = forward_any_size(self.net, batch["lr"], batch["guide"], self.tile, progress=False)
+        return prediction.float().clamp(0.0, 1.0)
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         prediction = self._predict(batch)
@@ -200,6 +240,8 @@ class SRModule(L.LightningModule):
         rows = self._epoch_rows(self.val_metrics)
         for key, value in mean_metrics(rows).items():
             self.log(f"val/{key}", value, prog_bar=key == "psnr")
+        if self.trainer.state.fn == "fit":  # the row's step: optimiser steps behind these weights
+            self.log("step", float(self.trainer.global_step))  # (Lightning's default is one less)
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
         self.test_metrics.update(self._predict(batch), batch["hr"], batch["name"], self._rmse_border())
@@ -244,9 +286,17 @@ class SRModule(L.LightningModule):
             return None
         if self.optimizer_factory is None:
             raise ValueError(f"model {self.name!r} has parameters but no optimizer is configured")
-        optimizer = self.optimizer_factory(params=self.parameters())
+        optimizer = build_optimizer(self.optimizer_factory, self.net)
         if self.scheduler_factory is None:
-            return optimizer
+            if not self.warmup_steps:
+                return optimizer
+            # a linear ramp over warmup_steps, then the constant rate
+            ramp = warmup_cosine(optimizer, self.warmup_steps, final_factor=1.0)
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": ramp, "interval": "step"}}
+        if self.warmup_steps:
+            raise ConfigError(f"model.warmup_steps={self.warmup_steps} ramps a constant rate; with a scheduler "
+                              f"({getattr(self.scheduler_factory, 'func', self.scheduler_factory).__name__}) set "
+                              f"its own warm-up (model.scheduler.warmup_steps) and model.warmup_steps=0")
         kwargs = {}
         accepted = inspect.signature(self.scheduler_factory).parameters
         given = getattr(self.scheduler_factory, "keywords", {})
@@ -271,6 +321,28 @@ class SRModule(L.LightningModule):
         checkpoint["jointsr"] = {"model_cfg": self.model_cfg, "name": self.name}
         if self.data_record is not None:  # what jointsr-eval tests on by default
             checkpoint["jointsr"]["data"] = self.data_record
+
+
+def build_optimizer(factory: Callable[..., torch.optim.Optimizer], net: SRNetwork) -> torch.optim.Optimizer:
+    """The optimiser of ``net``'s parameters, each group at the configured rate times the
+    factor the network asks for (:meth:`SRNetwork.learning_rate_scales`; one group when
+    it asks for none)."""
+    scales = net.learning_rate_scales()
+    if not scales:
+        return factory(params=net.parameters())
+    groups: dict[float, list[torch.nn.Parameter]] = {}
+    for name, parameter in net.named_parameters():
+        groups.setdefault(float(scales.get(name, 1.0)), []).append(parameter)
+    optimizer = factory(params=[{"params": params, "lr_scale": scale} for scale, params in groups.items()])
+    for group in optimizer.param_groups:
+        group["lr"] = group["lr"] * group["lr_scale"]
+    return optimizer
+
+
+def training_autocast(bf16: bool, device_type: str = "cpu"):
+    """The autocast context of a bf16 mixed-precision step (``torch.autocast``: weights and
+    optimiser in fp32, convolutions and matrix products in bfloat16), or a no-op."""
+    return torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16)
 
 
 def network_loss(net, batch: dict, loss_fn: Callable, step_weights: str | Sequence[float] | None,

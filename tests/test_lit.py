@@ -40,6 +40,32 @@ def test_first_batch_calibrates_and_the_first_validation_logs_live_sparse_codes(
     assert bool(model.net.calibrated), "the checkpoint must remember the calibration"
 
 
+def test_every_fit_validates_its_calibrated_start_at_step_0(tmp_path):
+    """The first row of the curve is the start training departs from: the calibrated network
+    (its own calibration on the same seeded patches, redone here) validated before any step,
+    its PSNR the mean over the validation crops of 10 log10(1 / MSE) of the clipped output."""
+    require_data("cave")
+    cfg = compose_config("train", TINY + ["trainer.max_steps=2"], tmp_path / "run")
+    train(cfg)
+    rows = _validation_rows(tmp_path / "run")
+    assert [int(row["step"]) for row in rows][:2] == [0, 2], rows
+
+    datamodule = hydra.utils.instantiate(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    net = build_model(cfg.model).net
+    start = datamodule.calibration_batch(cfg.model.calibration_patches)
+    net.calibrate(start["lr"], start["guide"], start["hr"])
+    psnrs = []
+    with torch.no_grad():
+        for batch in datamodule.val_dataloader():
+            mse = (net(batch["lr"], batch["guide"]).clamp(0, 1) - batch["hr"]).square().mean()
+            psnrs.append(10 * torch.log10(1 / mse).item())
+    assert float(rows[0]["val/psnr"]) == pytest.approx(sum(psnrs) / len(psnrs), abs=1e-3)
+    assert float(rows[0]["val/psnr"]) != pytest.approx(float(rows[1]["val/psnr"]), abs=1e-6), "two steps change it"
+
+
 def test_a_resumed_run_is_never_calibrated_again(tmp_path, caplog):
     """Continuing from a checkpoint keeps its thresholds and dictionary: calibrating them
     again would undo training."""

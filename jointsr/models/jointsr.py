@@ -37,7 +37,7 @@ from jointsr.models.blocks import (
     conv_up,
     normalise_atoms_,
 )
-from jointsr.models.network import SRNetwork, threshold_summary
+from jointsr.models.network import SRNetwork, equalized_scales, threshold_summary
 from jointsr.models.ops import lesita
 
 Init = Literal["ista", "random"]
@@ -105,6 +105,12 @@ class JointSR(SRNetwork):
             the analytic thresholds.
         fit_dictionary: let :meth:`calibrate` set ``Dx`` to the least-squares decoder of the
             calibrated codes (else ``Dx`` keeps its ISTA atoms, or zero with the skip).
+        equalized_lr: step every convolution weight at ``1 / sqrt(fan_in)`` times the
+            optimiser's rate (:meth:`learning_rate_scales`). Adam's first step moves every
+            coordinate by about ``lr`` whatever its gradient; on a code update ``S`` (fan-in
+            ``k K^2`` = 3,136 in the paper's shape) a step of 1e-4 on every tap shifts its
+            response to a smooth code by up to 0.31 of the code, and the unrolled network
+            applies ``S`` ``T + R`` times: the calibrated start is lost in one step.
     """
 
     def __init__(
@@ -125,6 +131,7 @@ class JointSR(SRNetwork):
         free_kernel_size: int | None = None,
         calibration_density: float | None = 0.25,
         fit_dictionary: bool = True,
+        equalized_lr: bool = False,
     ) -> None:
         super().__init__()
         free_kernel_size = K if free_kernel_size is None else free_kernel_size
@@ -133,7 +140,7 @@ class JointSR(SRNetwork):
                          calibration_density=calibration_density)
         self.scale, self.k, self.K, self.T, self.R = scale, k, K, T, R
         self.free_kernel_size, self.calibration_density = free_kernel_size, calibration_density
-        self.fit_dictionary = fit_dictionary
+        self.fit_dictionary, self.equalized_lr = fit_dictionary, bool(equalized_lr)
         # whether the thresholds were set from data; saved with the weights, so a resumed
         # run or a loaded checkpoint never calibrates again
         self.register_buffer("calibrated", torch.tensor(False))
@@ -307,6 +314,11 @@ class JointSR(SRNetwork):
     @property
     def needs_calibration(self) -> bool:
         return not bool(self.calibrated)
+
+    def learning_rate_scales(self) -> dict[str, float]:
+        """With ``equalized_lr``, ``1 / sqrt(fan_in)`` for every convolution weight
+        (:func:`~jointsr.models.network.equalized_scales`); thresholds at the rate itself."""
+        return equalized_scales(self) if self.equalized_lr else {}
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # weights saved before thresholds were calibrated from data: already trained

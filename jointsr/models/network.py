@@ -21,6 +21,8 @@ member                                    meaning
 ``needs_calibration -> bool``             whether :meth:`calibrate` must run before training
 ``calibrate(lr, guide, hr)``              the data-driven start, on training patches
 ``check_inputs(lr, guide)``               a ValueError naming the shapes unless they fit
+``learning_rate_scales() -> dict``        per-parameter factors of the optimiser's learning
+                                          rate (``{name: factor}``; empty: one rate for all)
 ========================================  ===================================================
 """
 
@@ -68,6 +70,29 @@ class SRNetwork(nn.Module):
 
     def check_inputs(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> None:
         check_guided_inputs(lr_target, hr_guide, self.scale, self.guide_channels)
+
+    def learning_rate_scales(self) -> dict[str, float]:
+        """``{parameter name: factor}``: the optimiser steps these parameters at ``factor``
+        times its learning rate (the rest at the rate itself). None by default."""
+        return {}
+
+
+def fan_in(module: nn.Module) -> int:
+    """Inputs that meet in one output entry of a convolution: ``C_in / groups * K_h * K_w``,
+    and for a transposed one of stride ``s``, ``C_in * (K_h / s_h) * (K_w / s_w)``."""
+    weight = module.weight
+    if isinstance(module, nn.ConvTranspose2d):
+        return max(1, round(weight.shape[0] * weight.shape[2] / module.stride[0] * weight.shape[3] / module.stride[1]))
+    return weight.shape[1] * weight.shape[2] * weight.shape[3]
+
+
+def equalized_scales(net: nn.Module) -> dict[str, float]:
+    """``1 / sqrt(fan_in)`` for the weight of every convolution of ``net``: Adam with these
+    factors is Adam on the equalized parametrization (Karras et al., ICLR 2018, weights stored
+    in units of their He constant), where one step of size ``lr`` per coordinate moves every
+    convolution's output by a comparable amount, whatever its fan-in."""
+    return {f"{name}.weight" if name else "weight": fan_in(module) ** -0.5 for name, module in net.named_modules()
+            if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d))}
 
 
 def threshold_summary(net: nn.Module) -> dict[str, float]:

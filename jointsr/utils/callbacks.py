@@ -123,6 +123,27 @@ class TimedCheckpoints(L.Callback):
         self.saved_step = trainer.global_step
 
 
+class StepCheckpoints(L.Callback):
+    """Saves the weights after each of the optimiser steps ``steps`` (horizons of an equal-step
+    comparison), named as :class:`TimedCheckpoints` names its files (minutes of training and
+    step), so ``jointsr-eval curve_dir=DIRPATH`` tests them all. A resumed run keeps the files
+    it wrote before it was killed and writes the rest."""
+
+    def __init__(self, dirpath: str, steps: list[int]) -> None:
+        if not steps or any(int(step) < 1 for step in steps):
+            raise ValueError(f"steps={list(steps)} must be a non-empty list of steps >= 1")
+        self.dirpath, self.steps = dirpath, sorted({int(step) for step in steps})
+        self.clock = TrainingClock()
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.clock.start(trainer)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step in self.steps:
+            path = os.path.join(self.dirpath, timed_checkpoint_name(self.clock.minutes(), trainer.global_step))
+            trainer.save_checkpoint(path, weights_only=True)
+
+
 class LastCheckpoint(ModelCheckpoint):
     """``DIRPATH/last.ckpt``: the full training state after every validation of a fit and at
     its end, whatever the monitored metric did. (Lightning's ``save_last`` rewrites

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Issue 25: the paper's question at equal steps. Proposed (jointsr_paper), LMCSC, DJF, CoISTA
+# and JointSR-fast on CAVE x4 under the paper protocol (conf/experiment/paper_protocol.yaml),
+# the same number of optimiser steps for every model (STEPS, 3000 = 10 epochs), 3 seeds, the
+# weights kept at every horizon (callbacks=horizons: <run>/curve) and each tested on the whole
+# test set (jointsr-eval curve_dir=... -> <run>.curve/test_curve.csv); then collect.py writes
+# runs.csv, the report and the plot into this folder.
+#
+# Each model on its fastest path that keeps its numbers: Proposed in bf16 mixed precision
+# (trainer.precision=bf16-mixed, its fused compile+NHWC step; the equal-step accuracy check
+# against fp32 is the model jointsr_paper_fp32, STEPS=250 HORIZONS=[250]); the baselines in
+# fp32 in the NHWC layout (model.channels_last=true: the same numbers up to rounding); JointSR-fast
+# with its own recipe (Adam 1e-3, 50-step warm-up, cosine over STEPS), as in ../run.sh.
+# A step budget: the results do not depend on what else the machine does meanwhile.
+#
+# Resumable: a finished job (test_metrics.json) is skipped, an unfinished one continues from its
+# last.ckpt, a curve already tested is not tested again. SEEDS="1", MODELS="djf coista" pick.
+# Usage: bash experiments/paper_tables/equal_steps/run.sh [LOGS]
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+BIN=${BIN:-.venv/bin}
+logs=${1:-logs/issue25/equal_steps}/cave_x4
+steps=${STEPS:-3000}
+horizons=${HORIZONS:-[250,500,1000,2000,3000]}
+common=(experiment=paper_protocol data=cave scale=x4 logger=csv trainer.max_time=null trainer.max_steps="$steps"
+        trainer.val_check_interval=250 callbacks=horizons "callbacks.horizon_checkpoints.steps=$horizons")
+model_args() {
+  case $1 in
+    jointsr_paper) echo "model=jointsr_paper trainer.precision=bf16-mixed" ;;
+    jointsr_paper_fp32) echo "model=jointsr_paper trainer.precision=32-true" ;;
+    lmcsc|djf|coista) echo "model=$1 model.channels_last=true" ;;
+    jointsr) echo "model=jointsr model.optimizer.lr=1e-3 model.scheduler={_target_:jointsr.lit.warmup_cosine,_partial_:true,warmup_steps:50}" ;;
+    *) echo "equal_steps/run.sh: unknown model $1" >&2; exit 2 ;;
+  esac
+}
+for seed in ${SEEDS:-1 2 3}; do
+  for model in ${MODELS:-jointsr_paper lmcsc djf coista jointsr}; do
+    run=$logs/$model/seed_$seed
+    args=$(model_args "$model")
+    # shellcheck disable=SC2086  # model_args is a list of overrides
+    "$BIN/jointsr-train" "${common[@]}" $args seed="$seed" hydra.run.dir="$run"
+    if [ ! -f "$run.curve/test_curve.csv" ]; then
+      "$BIN/jointsr-eval" curve_dir="$run/curve" data=cave scale=x4 logger=csv hydra.run.dir="$run.curve"
+    fi
+  done
+done
