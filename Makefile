@@ -9,7 +9,7 @@ DATA   ?= rgbnir
 SCALE  ?= x4
 export JOINTSR_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: help install train test test-full clean
+.PHONY: help install train test test-full check-studies clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ test: $(STAMP)  ## the fast test suite (real data from JOINTSR_DATA_DIR)
 
 test-full: $(STAMP)  ## every test, the slow ones included
 	$(BIN)/python -m pytest -q -m "slow or not slow" $(ARGS)
+
+check-studies: $(STAMP)  ## regenerate every table of every study README from its committed files; fail on a difference
+	$(BIN)/python experiments/check_studies.py
 
 clean:  ## remove the virtual environment, caches and run outputs
 	rm -rf $(VENV) .pytest_cache logs outputs multirun wandb

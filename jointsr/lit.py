@@ -173,8 +173,8 @@ class SRModule(L.LightningModule):
     def _calibration_batch(self, batch: dict | None) -> dict:
         """What the start is fit on: ``calibration_patches`` training patches drawn with the
         run's seed, when the DataModule can draw them (``calibration_batch``); otherwise
-        ``batch``, the first training batch. A fit on one batch of 16 patches left twice the
-        spread over seeds of one on 128 (experiments/plateau/)."""
+        ``batch``, the first training batch (experiments/plateau/ compares a fit on 128 patches
+        with one on a batch of 16)."""
         draw = self._calibration_source()
         if draw is None:
             return batch
@@ -205,14 +205,18 @@ class SRModule(L.LightningModule):
             return
         was_training = self.training
         self.eval()
-        for batch in datamodule.val_dataloader():
+        reports = {}
+        for index, batch in enumerate(datamodule.val_dataloader()):
             batch = {key: value.to(self.device) if isinstance(value, torch.Tensor) else value
                      for key, value in batch.items()}
             self.val_metrics.update(self._predict(batch), batch["hr"], batch["name"], self._rmse_border())
+            if index == self.grid_index:  # what the network reports, as at every validation
+                reports = self.net.diagnostics(batch["lr"][:1], batch["guide"][:1])
         self.train(was_training)
         metrics = {f"val/{key}": value for key, value in mean_metrics(self._epoch_rows(self.val_metrics)).items()}
         if not metrics:
             return
+        metrics.update({f"val/{key}": value for key, value in reports.items()})
         for logger in self.loggers:
             logger.log_metrics(metrics, step=0)
         log.info("%s before training (step 0): validation PSNR %.2f dB", self.name, metrics["val/psnr"])

@@ -63,3 +63,27 @@ def test_an_unknown_path_is_one_line(tmp_path, capsys, monkeypatch):
                       capsys, monkeypatch)
     assert result.code != 0 and len(result.error_lines) == 1
     assert "turbo" in result.error_lines[0] and "eager" in result.error_lines[0]
+
+
+def test_bf16_paths_step_in_bfloat16_and_follow_the_training_precision(tmp_path, capsys, monkeypatch):
+    """A path ending in bf16 runs the step under autocast (the convolutions' outputs in
+    bfloat16, the weights fp32); with precision=bf16-mixed it is the path jointsr-train runs."""
+    from jointsr.bench import _Path
+
+    paths = "train.paths=[channels_last,channels_last+bf16]"
+    result = run_main("bench", [*SMOKE, paths, "precision=bf16-mixed", f"hydra.run.dir={tmp_path / 'run'}"],
+                      capsys, monkeypatch)
+    assert result.code == 0, result.err[-2000:]
+    train = json.loads(result.out.strip().splitlines()[-1])["train"]
+    assert set(train["paths"]) == {"channels_last", "channels_last+bf16"}
+    assert train["training_path"] == train["default_path"] == "channels_last+bf16"
+
+    model = build_model(compose_config("bench", SMOKE, tmp_path / "c").model)
+    hr = torch.rand(2, 1, 16, 16)
+    batch = {"hr": hr, "lr": torch.nn.functional.avg_pool2d(hr, 4), "guide": torch.rand(2, 1, 16, 16)}
+    for name, dtype in (("channels_last", torch.float32), ("channels_last+bf16", torch.bfloat16)):
+        row = _Path(name, model, batch)
+        seen = []
+        row.net.dictionary.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+        row.step()
+        assert seen == [dtype] and row.net.dictionary.weight.dtype == torch.float32

@@ -166,3 +166,35 @@ def test_gradients_are_finite():
     sum(o.square().mean() for o in net.forward_steps(lr, guide)).backward()
     grads = [p.grad for p in net.parameters() if p.requires_grad]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+def test_equalized_rates_are_one_over_the_square_root_of_each_convolutions_fan_in():
+    """The paper's shape, k=64 atoms of 7x7, x4: a code update S sees 64 x 7 x 7 inputs, the
+    guide analysis 1 x 7 x 7, the transposed LR analysis (kernel 8, stride 4) 1 x 2 x 2 per
+    output pixel, the dictionary 64 x 7 x 7; thresholds keep the rate itself."""
+    net = JointSR(scale=4, k=64, K=7, T=2, R=3, equalized_lr=True)
+    scales = net.learning_rate_scales()
+    assert scales["guide_encoder.updates.0.S.weight"] == pytest.approx(1 / (64 * 49) ** 0.5)
+    assert scales["steps.0.target_update.S.weight"] == pytest.approx(1 / 56)
+    assert scales["guide_encoder.analysis.weight"] == pytest.approx(1 / 7)
+    assert scales["target_encoder.analysis.weight"] == pytest.approx(1 / 2)
+    assert scales["steps.0.target_drive.weight"] == pytest.approx(1 / 2)
+    assert scales["dictionary.weight"] == pytest.approx(1 / 56)
+    weights = {name for name, _ in net.named_parameters() if name.endswith(".weight")}
+    assert set(scales) == weights, "every convolution weight and nothing else"
+    assert JointSR(scale=4, k=8, K=3).learning_rate_scales() == {}, "off by default: one rate"
+
+
+def test_the_optimiser_steps_each_group_at_its_scaled_rate():
+    from functools import partial
+
+    from jointsr.lit import build_optimizer
+
+    net = JointSR(scale=2, k=8, K=3, equalized_lr=True)
+    optimizer = build_optimizer(partial(torch.optim.Adam, lr=1e-4), net)
+    rate = {id(p): group["lr"] for group in optimizer.param_groups for p in group["params"]}
+    named = dict(net.named_parameters())
+    assert rate[id(named["guide_encoder.updates.0.S.weight"])] == pytest.approx(1e-4 / (8 * 9) ** 0.5)
+    assert rate[id(named["target_encoder.thresholds.0.raw"])] == pytest.approx(1e-4)
+    assert sorted(id(p) for group in optimizer.param_groups for p in group["params"]) == \
+        sorted(id(p) for p in net.parameters()), "every parameter in exactly one group"

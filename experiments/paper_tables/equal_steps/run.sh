@@ -11,6 +11,8 @@
 # against fp32 is the model jointsr_paper_fp32, STEPS=250 HORIZONS=[250]); the baselines in
 # fp32 in the NHWC layout (model.channels_last=true: the same numbers up to rounding); JointSR-fast
 # with its own recipe (Adam 1e-3, 50-step warm-up, cosine over STEPS), as in ../run.sh.
+# jointsr_paper_raw: Proposed with the paper's optimiser on its raw weights (no equalized rates,
+# no ramp: the start of ../start/ "before"), so the fix's effect on the whole curve is measured.
 # A step budget: the results do not depend on what else the machine does meanwhile.
 #
 # Resumable: a finished job (test_metrics.json) is skipped, an unfinished one continues from its
@@ -28,13 +30,14 @@ model_args() {
   case $1 in
     jointsr_paper) echo "model=jointsr_paper trainer.precision=bf16-mixed" ;;
     jointsr_paper_fp32) echo "model=jointsr_paper trainer.precision=32-true" ;;
+    jointsr_paper_raw) echo "model=jointsr_paper trainer.precision=bf16-mixed model.net.equalized_lr=false model.warmup_steps=0" ;;
     lmcsc|djf|coista) echo "model=$1 model.channels_last=true" ;;
     jointsr) echo "model=jointsr model.optimizer.lr=1e-3 model.scheduler={_target_:jointsr.lit.warmup_cosine,_partial_:true,warmup_steps:50}" ;;
     *) echo "equal_steps/run.sh: unknown model $1" >&2; exit 2 ;;
   esac
 }
 for seed in ${SEEDS:-1 2 3}; do
-  for model in ${MODELS:-jointsr_paper lmcsc djf coista jointsr}; do
+  for model in ${MODELS:-jointsr_paper jointsr_paper_raw lmcsc djf coista jointsr}; do
     run=$logs/$model/seed_$seed
     args=$(model_args "$model")
     # shellcheck disable=SC2086  # model_args is a list of overrides

@@ -1,0 +1,133 @@
+"""The equal-step study's README tables, from runs.csv and bf16_check.csv
+(experiments/check_studies.py regenerates them)."""
+
+from __future__ import annotations
+
+import csv
+import math
+import statistics
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[2]))  # the repository, for jointsr.stats
+
+from jointsr.stats import paired_t_interval  # noqa: E402
+
+MODELS = ("jointsr_paper", "jointsr_paper_raw", "lmcsc", "djf", "coista", "jointsr")
+TITLES = {"jointsr_paper": "Proposed", "jointsr_paper_fp32": "Proposed, fp32",
+          "jointsr_paper_raw": "Proposed, raw Adam (control)", "lmcsc": "LMCSC", "djf": "DJF",
+          "coista": "CoISTA", "jointsr": "JointSR-fast"}
+REFERENCE = "jointsr_paper"
+
+
+def _read(name: str, folder: Path = HERE) -> dict[tuple[str, int], dict[int, float]]:
+    """``{(model, step): {seed: psnr}}`` of ``folder/name``."""
+    table: dict = {}
+    if not (folder / name).is_file():
+        return table
+    with (folder / name).open(newline="") as stream:
+        for row in csv.DictReader(stream):
+            table.setdefault((row["model"], int(row["step"])), {})[int(row["seed"])] = float(row["psnr"])
+    return table
+
+
+def _steps(table) -> list[int]:
+    return sorted({step for _, step in table})
+
+
+def _mean_std(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.2f} (1)"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f} ({len(values)})"
+
+
+def _differences(table, model: str, step: int) -> list[float]:
+    """``model - Proposed`` per seed both have at ``step``."""
+    ours, reference = table.get((model, step), {}), table.get((REFERENCE, step), {})
+    return [ours[seed] - reference[seed] for seed in sorted(set(ours) & set(reference))]
+
+
+def horizons(folder: Path = HERE) -> str:
+    """Test PSNR (dB) per model and horizon: mean ± std over seeds (n seeds)."""
+    table = _read("runs.csv", folder)
+    steps = _steps(table)
+    lines = ["| model | " + " | ".join(f"{s:,} steps" for s in steps) + " |", "|---|" + "---:|" * len(steps)]
+    for model in MODELS:
+        cells = [_mean_std(list(table[(model, s)].values())) if (model, s) in table else "–" for s in steps]
+        lines.append(f"| {TITLES[model]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def paired(folder: Path = HERE) -> str:
+    """Each model minus Proposed, paired by seed: mean [95 % t-interval] (n); '*' where the
+    interval excludes 0."""
+    table = _read("runs.csv", folder)
+    steps = _steps(table)
+    lines = ["| model − Proposed | " + " | ".join(f"{s:,}" for s in steps) + " |", "|---|" + "---:|" * len(steps)]
+    for model in MODELS[1:]:
+        cells = []
+        for step in steps:
+            diffs = _differences(table, model, step)
+            if len(diffs) >= 2:
+                ci = paired_t_interval(diffs)
+                mark = "" if ci.contains_zero else " *"
+                cells.append(f"{ci.mean:+.2f} [{ci.low:+.2f}, {ci.high:+.2f}] ({len(diffs)}){mark}")
+            else:
+                cells.append(f"{diffs[0]:+.2f} (1)" if diffs else "–")
+        lines.append(f"| {TITLES[model]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def trend(folder: Path = HERE) -> str:
+    """Where each model's mean gap to Proposed changes sign between horizons, and the gap's
+    least-squares slope against log2(steps) (dB per doubling of the steps; > 0: the model
+    gains on Proposed, < 0: Proposed closes the gap)."""
+    table = _read("runs.csv", folder)
+    steps = _steps(table)
+    lines = ["| model − Proposed | mean gap per horizon | sign changes | slope (dB per doubling) |",
+             "|---|---|---|---:|"]
+    for model in MODELS[1:]:
+        points = [(s, statistics.mean(d)) for s in steps if (d := _differences(table, model, s))]
+        if not points:
+            continue
+        gaps = ", ".join(f"{g:+.2f}" for _, g in points)
+        changes = [f"{a:,}→{b:,}" for (a, ga), (b, gb) in zip(points, points[1:]) if (ga > 0) != (gb > 0)]
+        slope = "–"
+        if len(points) >= 2:
+            xs, ys = [math.log2(s) for s, _ in points], [g for _, g in points]
+            mx, my = statistics.mean(xs), statistics.mean(ys)
+            slope = f"{sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs):+.2f}"
+        lines.append(f"| {TITLES[model]} | {gaps} | {', '.join(changes) or 'none'} | {slope} |")
+    return "\n".join(lines)
+
+
+def bf16() -> str:
+    """Proposed trained in fp32 and in bf16 mixed precision, the same seeds and steps."""
+    table = _read("bf16_check.csv")
+    lines = ["| step | seed | fp32 | bf16 | bf16 − fp32 |", "|---:|---:|---:|---:|---:|"]
+    for step in _steps(table):
+        fp32, bf = table.get(("jointsr_paper_fp32", step), {}), table.get(("jointsr_paper", step), {})
+        seeds = sorted(set(fp32) & set(bf))
+        for seed in seeds:
+            lines.append(f"| {step:,} | {seed} | {fp32[seed]:.2f} | {bf[seed]:.2f} | {bf[seed] - fp32[seed]:+.2f} |")
+        if len(seeds) >= 2:
+            ci = paired_t_interval([bf[s] - fp32[s] for s in seeds])
+            spread = statistics.stdev(fp32[s] for s in seeds)
+            lines.append(f"| {step:,} | mean | {statistics.mean(fp32[s] for s in seeds):.2f} ± {spread:.2f} | "
+                         f"{statistics.mean(bf[s] for s in seeds):.2f} | {ci.mean:+.2f} [{ci.low:+.2f}, {ci.high:+.2f}] |")
+    return "\n".join(lines)
+
+
+def _or_pending(function):
+    """The table, or a line saying its raw file has no rows yet."""
+    def table(*args, **kwargs) -> str:
+        folder = kwargs.get("folder", HERE)
+        if not (folder / ("bf16_check.csv" if function is bf16 else "runs.csv")).is_file():
+            return "_No committed runs yet: run the commands above._"
+        return function(*args, **kwargs)
+    return table
+
+
+TABLES = {name: _or_pending(function)
+          for name, function in {"horizons": horizons, "paired": paired, "trend": trend, "bf16": bf16}.items()}

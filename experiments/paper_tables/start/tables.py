@@ -1,0 +1,45 @@
+"""The start study's README tables, from start.csv (experiments/check_studies.py)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+STEPS = (0, 1, 2, 5, 10, 20, 50, 100)
+
+
+def _rows() -> dict[tuple[str, int], dict[int, float]]:
+    runs: dict[tuple[str, int], dict[int, float]] = {}
+    with (HERE / "start.csv").open(newline="") as stream:
+        for row in csv.DictReader(stream):
+            runs.setdefault((row["variant"], int(row["seed"])), {})[int(row["step"])] = float(row["val_psnr"])
+    return runs
+
+
+def steps_table() -> str:
+    """Validation PSNR at the table's steps, and the worst of steps 1-20 against step 0."""
+    lines = ["| variant | seed | " + " | ".join(f"step {s}" for s in STEPS) + " | worst of 1-20 vs 0 |",
+             "|---|---:|" + "---:|" * (len(STEPS) + 1)]
+    for (variant, seed), curve in sorted(_rows().items(), key=lambda item: (item[0][0] != "before", item[0][1])):
+        cells = [f"{curve[s]:.2f}" if s in curve else "–" for s in STEPS]
+        early = [curve[s] for s in range(1, 21) if s in curve]
+        worst = f"{min(early) - curve[0]:+.2f}" if early and 0 in curve else "–"
+        lines.append(f"| {variant} | {seed} | " + " | ".join(cells) + f" | {worst} |")
+    return "\n".join(lines)
+
+
+def first_step_table() -> str:
+    """Validation PSNR after Adam's first update of one tensor at a time (first_step.csv)."""
+    with (HERE / "first_step.csv").open(newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    start = float(rows[0]["psnr_start"])
+    lines = [f"| tensor (start {start:.2f} dB) | shape | equalized factor | after a raw step | after an equalized step |",
+             "|---|---|---:|---:|---:|"]
+    for row in rows[1:]:
+        lines.append(f"| `{row['tensor']}` | {row['shape']} | {row['fan_in_scale'] or '–'} | "
+                     f"{float(row['psnr_raw_step']):.2f} | {float(row['psnr_equalized_step']):.2f} |")
+    return "\n".join(lines)
+
+
+TABLES = {"start_steps": steps_table, "first_step": first_step_table}
