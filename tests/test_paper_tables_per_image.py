@@ -91,7 +91,26 @@ def test_the_step_matched_loss_is_paired_by_seed_with_proposed(tmp_path):
     rows = {line.split(" | ")[0][2:]: line for line in lines[2:]}
     # PSNR of the mean MSE over steps 251-350: 30 and 26.99 dB for Proposed; LMCSC 1 dB higher on both seeds
     proposed = f"{(30 + 10 * math.log10(1 / 2e-3 / 1000) + 30) / 2:.2f}"
-    assert rows["jointsr_paper"] == (f"| jointsr_paper | 2 | 400 | 30.00 | 31.00 | +1.00 | {proposed} ± "
+    # validations at steps 199 and 399 of a 400-step budget: each value is shown with its step
+    assert rows["jointsr_paper"] == (f"| jointsr_paper | 2 | 400 | 30.00 | 199 | 31.00 | 399 | +1.00 | {proposed} ± "
                                      f"{abs(10 * math.log10(2)) / math.sqrt(2):.2f} | – |")
     assert rows["lmcsc"].endswith("| +1.00 ± 0.00 (2 seeds) |")
     assert rows["srfbn"].endswith("| +1.00 | – | – |")  # trained with L1: no MSE to compare
+
+
+def test_the_validations_are_shown_at_the_steps_they_were_taken_not_at_half_and_end(tmp_path):
+    """CoISTA's case: a 3,850-step budget validated every 1000 steps. The value "at half the
+    budget" is the validation of step 1000 and the last one that of step 3000, and the table
+    says so."""
+    folder = tmp_path / "paper" / "c1"
+    (folder / ".hydra").mkdir(parents=True)
+    (folder / "csv").mkdir()
+    (folder / "test_metrics.json").write_text('{"model": "coista", "training": {"steps": 3850}}')
+    (folder / ".hydra" / "config.yaml").write_text("seed: 1\nmodel:\n  loss: mse\n")
+    with (folder / "csv" / "metrics.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, ["step", "train/loss", "val/psnr"], restval="")
+        writer.writeheader()
+        writer.writerows([{"step": step, "val/psnr": psnr} for step, psnr in ((1000, 36.0), (2000, 37.0),
+                                                                              (3000, 37.5))])
+    (row,) = _load().convergence(tmp_path).splitlines()[2:]
+    assert row.startswith("| coista | 1 | 3850 | 36.00 | 1000 | 37.50 | 3000 | +1.50 |")

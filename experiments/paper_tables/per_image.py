@@ -16,9 +16,10 @@ A difference that is the same on every image (small spread, r near 1) comes from
 network was trained, not from what it was tested on.
 
 With ``--runs`` (the task's log folder) it also prints, per model, the validation PSNR (crops
-of training images, averaged over the seeds) at the half and at the end of its step budget:
-a network still climbing when its budget ends has not converged, and its rank is the
-budget's, not its capacity's. Beside it, step-matched: the PSNR of the mean training loss
+of training images, averaged over the seeds) at the last validation at or before half its
+step budget and at its last validation, each with the step it was taken at (validation runs
+every ``trainer.val_check_interval`` steps, so these need not be half and end of the budget):
+a network still climbing at its last validation had not converged. Beside it, step-matched: the PSNR of the mean training loss
 (MSE, on the 16-patch training batches logged every 20 steps) over steps 251-350, which the
 budget of every MSE-trained model reaches (SRFBN trains with L1 and is left out): how much each
 network learns per step rather than per minute, paired by seed with Proposed.
@@ -111,23 +112,27 @@ def comparison(report: Path) -> str:
 EQUAL_STEPS = (250, 350)
 
 
-def _val_at(rows: list[dict], fraction: float) -> float:
-    """The last validation PSNR at or before ``fraction`` of the run's last validated step."""
-    points = [(int(row["step"]), float(row["val/psnr"])) for row in rows if row.get("val/psnr")]
-    if not points:
-        return math.nan
-    end = max(step for step, _ in points)
-    return [psnr for step, psnr in sorted(points) if step <= fraction * end + 1][-1]
+def _val_at(rows: list[dict], limit: float | None) -> tuple[int, float]:
+    """``(step, PSNR)`` of the last validation at or before step ``limit`` (None: the last)."""
+    points = sorted((int(row["step"]), float(row["val/psnr"])) for row in rows if row.get("val/psnr"))
+    points = [point for point in points if limit is None or point[0] <= limit]
+    return points[-1] if points else (0, math.nan)
+
+
+def _steps(values: list[int]) -> str:
+    """The step of a validation, or the steps when the seeds differ."""
+    return "/".join(str(step) for step in sorted(set(values)))
 
 
 def convergence(runs: Path, reference: str = "jointsr_paper") -> str:
-    """Per model: the seed-mean validation PSNR at half and at the end of its budget, and the
-    step-matched training-batch PSNR, paired by seed with ``reference``'s (the same seed
+    """Per model: the seed-mean validation PSNR at the last validation at or before half its
+    step budget and at its last validation, each with its step, and the step-matched
+    training-batch PSNR, paired by seed with ``reference``'s (the same seed
     draws the same batches at the same steps for every model: the order is a function of the
     seed and the epoch alone, and every model cuts the same patches)."""
     import json
 
-    curves: dict[str, dict[int, tuple[float, float, int, float]]] = defaultdict(dict)
+    curves: dict[str, dict[int, tuple[tuple[int, float], tuple[int, float], int, float]]] = defaultdict(dict)
     for document in sorted(runs.glob("*/*/test_metrics.json")):
         metrics = sorted(document.parent.glob("csv/metrics.csv"))
         if not metrics:
@@ -141,23 +146,27 @@ def convergence(runs: Path, reference: str = "jointsr_paper") -> str:
                   if row.get("train/loss") and EQUAL_STEPS[0] < int(row["step"]) <= EQUAL_STEPS[1]]
         mse = config.model.get("loss", "mse") == "mse" and window
         train_psnr = -10 * math.log10(sum(window) / len(window)) if mse else math.nan
-        curves[model][int(config.seed)] = (_val_at(rows, 0.5), _val_at(rows, 1.0), steps, train_psnr)
-    lines = ["| model | runs | steps | val PSNR at half the budget | at its end | gain in the second half "
+        last = _val_at(rows, None)
+        # half the recorded budget; without one, half the last validated step
+        half = _val_at(rows, (steps if isinstance(steps, int) else last[0]) / 2)
+        curves[model][int(config.seed)] = (half, last, steps, train_psnr)
+    lines = ["| model | runs | steps (budget) | val PSNR at or before half the budget | its step "
+             "| val PSNR at the last validation | its step | gain between the two "
              f"| training-batch PSNR, steps {EQUAL_STEPS[0] + 1}-{EQUAL_STEPS[1]} (MSE models) "
              f"| minus {reference}'s, paired by seed |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     base = curves.get(reference, {})
     for model, by_seed in sorted(curves.items()):
         values = list(by_seed.values())
-        half = sum(v[0] for v in values) / len(values)
-        end = sum(v[1] for v in values) / len(values)
+        half = sum(v[0][1] for v in values) / len(values)
+        end = sum(v[1][1] for v in values) / len(values)
         train = [v[3] for v in values]
         equal = "–" if any(math.isnan(t) for t in train) else f"{sum(train) / len(train):.2f} ± {std(train):.2f}"
         paired = [by_seed[seed][3] - base[seed][3] for seed in sorted(by_seed) if seed in base]
         diff = "–" if model == reference or not paired or any(math.isnan(d) for d in paired) else \
             f"{sum(paired) / len(paired):+.2f} ± {std(paired):.2f} ({len(paired)} seeds)"
-        lines.append(f"| {model} | {len(values)} | {values[0][2]} | {half:.2f} | {end:.2f} | {end - half:+.2f} "
-                     f"| {equal} | {diff} |")
+        lines.append(f"| {model} | {len(values)} | {values[0][2]} | {half:.2f} | {_steps([v[0][0] for v in values])} "
+                     f"| {end:.2f} | {_steps([v[1][0] for v in values])} | {end - half:+.2f} | {equal} | {diff} |")
     return "\n".join(lines)
 
 

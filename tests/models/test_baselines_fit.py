@@ -29,7 +29,8 @@ FITS = {
     # SRFBN's residual on bilinear) pass bicubic only after hundreds of steps (method.md
     # section 9): they must gain a lot on every supervised output instead
     "srfbn": (["model.net.num_features=8", "model.net.num_groups=2"], 1e-3, 60, "gain"),
-    "jointsr_paper": (["model.net.k=8", "model.net.K=3"], 1e-3, 60, "gain"),
+    # its equalized rates step each convolution at lr / sqrt(fan_in): a higher rate, more steps
+    "jointsr_paper": (["model.net.k=8", "model.net.K=3"], 3e-3, 120, "gain"),
 }
 CROPS = 16
 
