@@ -82,14 +82,14 @@ def test_validation_interval_fits_the_budget():
 
 
 def test_a_short_run_validates_and_shows_no_lightning_flops(cli, tmp_path):
-    """max_steps=10 with the default interval: 10 validations (the old default, 500, gave none),
+    """max_steps=10 with the default interval: the start's and 10 validations (the old default, 500, gave none),
     a best checkpoint, and the model summary without Lightning's "Total FLOPs: 0"."""
     require_data("rgbnir")
     result = cli("train", *TINY, "trainer.max_steps=10", "test=false")
     assert result.code == 0, result.err[-3000:]
     with open(tmp_path / "run" / "csv" / "metrics.csv") as stream:
         validations = [row for row in csv.DictReader(stream) if row.get("val/psnr")]
-    assert [int(row["step"]) for row in validations] == list(range(0, 10))  # after steps 1..10
+    assert [int(row["step"]) for row in validations] == list(range(0, 11))  # the start, then after steps 1..10
     assert list((tmp_path / "run" / "checkpoints").glob("step*-psnr*.ckpt"))
     assert "Total FLOPs" not in result.out + result.err
     assert "trainable parameters" in result.out + result.err

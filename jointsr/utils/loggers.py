@@ -72,10 +72,14 @@ class RunLogger(CSVLogger, L.Callback):
         self._pending = self.held.is_file()
 
     def keep_rows_before(self, step: int) -> None:
-        """Keep the held rows logged before ``step`` ahead of this run's rows; drop the rest."""
+        """Keep the held rows logged before the checkpoint of ``step`` ahead of this run's rows;
+        drop the rest. Those are the rows of earlier steps and the validation of ``step`` itself
+        (a validation row carries the steps behind its weights, and the checkpoint is written
+        after it); a training row of ``step`` is the next batch's, which the resumed run logs."""
         if not self._holding():
             return
-        kept = [row for row in _read_rows(self.held) if row.get("step") and int(row["step"]) < step]
+        kept = [row for row in _read_rows(self.held)
+                if row.get("step") and (int(row["step"]) < step or (int(row["step"]) == step and _validation(row)))]
         self._merge(kept)
 
     def drop_held_rows(self) -> None:
@@ -130,6 +134,11 @@ class RunLogger(CSVLogger, L.Callback):
         path.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(image).save(path)
         return path
+
+
+def _validation(row: dict) -> bool:
+    """A row a validation logged (some ``val/`` value set)."""
+    return any(key.startswith("val/") and value not in (None, "") for key, value in row.items())
 
 
 def _read_rows(path: Path) -> list[dict]:

@@ -44,7 +44,8 @@ def test_paths_are_where_train_and_eval_wrote_their_files(tmp_path):
     named_grids = {run.grid(epoch, step) for epoch in range(100) for step in (2, 4)}
     assert len(run.grid_images()) == 2 and set(run.grid_images()) <= named_grids
     with run.metrics_csv.open(newline="") as stream:
-        assert sum(1 for row in csv.DictReader(stream) if row.get("val/psnr")) == 2
+        # the start's validation (step 0), then steps 2 and 4
+        assert [int(row["step"]) for row in csv.DictReader(stream) if row.get("val/psnr")] == [0, 2, 4]
     assert OmegaConf.load(run.logged_config).cfg.model.net.k == 8
     assert json.loads(run.fingerprint.read_text())["config"]["model"]["net"]["k"] == 8
     # nothing else: every file of the run is one RunDir names (the data cache is configured elsewhere)
