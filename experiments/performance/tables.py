@@ -96,5 +96,20 @@ def baselines() -> str:
                   "steps/s in `budget.json` (20:03 UTC, its path)"], rows, "lrrrrrlrrrrr")
 
 
+def bf16() -> str:
+    """The bf16 paths beside the fp32 ones (bf16.sh): ms per training step, and each path's
+    speed over the model's fp32 path of the same layout and compilation."""
+    rows = []
+    for model in ("jointsr_paper", "lmcsc", "djf", "srfbn", "jointsr"):
+        train = json.loads((HERE / "bf16_2026-12-06" / f"{model}.json").read_text())["train"]
+        paths = train["paths"]
+        for name, row in paths.items():
+            fp32 = paths.get(name.removesuffix("+bf16") if name != "bf16" else "eager")
+            ratio = fp32["seconds_per_step"] / row["seconds_per_step"] if fp32 and fp32 is not row else None
+            rows.append([model, f"`{name}`", f"{row['seconds_per_step'] * 1000:.0f}",
+                         f"{ratio:.2f}x" if ratio else "–", "yes" if name == train["training_path"] else ""])
+    return table(["model", "path", "ms per step", "bf16 over fp32", "jointsr-train's path"], rows, "llrrl")
+
+
 TABLES = {"traffic": traffic, "budget_runs": budget_runs, "budget_per_image": budget_per_image,
-          "scaling": scaling, "scaling_fit": scaling_fit, "baselines": baselines}
+          "scaling": scaling, "scaling_fit": scaling_fit, "baselines": baselines, "bf16": bf16}
