@@ -39,6 +39,7 @@ model_args() {
 
 # 1. steps/s of every model on this machine (the rate between the first and last training-clock rows)
 declare -A rate
+mkdir -p "$logs/probe"
 for model in "${models[@]}"; do
   run=$logs/probe/$model
   # shellcheck disable=SC2046
