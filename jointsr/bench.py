@@ -238,7 +238,7 @@ def bench_training(cfg: DictConfig, model) -> dict | None:
     compiled, nhwc = bool(cfg.model.get("compile", False)), bool(cfg.model.get("channels_last", False))
     bf16 = str(cfg.get("precision", "32-true")) == "bf16-mixed"
     default = "+".join(name for name, on in (("compile", compiled), ("channels_last", nhwc), ("bf16", bf16))
-                       if on) or ("bf16" if bf16 else "eager")
+                       if on) or "eager"
     training_path = default  # what jointsr-train runs for this model
     if default not in table:
         rows_default = "eager" if "eager" in table else next(iter(table))

@@ -209,9 +209,7 @@ class SRModule(L.LightningModule):
         for index, batch in enumerate(datamodule.val_dataloader()):
             batch = {key: value.to(self.device) if isinstance(value, torch.Tensor) else value
                      for key, value in batch.items()}
-            self.val_metrics.update(self._predict(batch), batch["hr"], batch["name"], self._rmse_border())
-            if index == self.grid_index:  # what the network reports, as at every validation
-                reports = self.net.diagnostics(batch["lr"][:1], batch["guide"][:1])
+            reports.update(self._validation_update(batch, index))
         self.train(was_training)
         metrics = {f"val/{key}": value for key, value in mean_metrics(self._epoch_rows(self.val_metrics)).items()}
         if not metrics:
@@ -229,14 +227,19 @@ class SRModule(L.LightningModule):
             prediction = forward_any_size(self.net, batch["lr"], batch["guide"], self.tile, progress=False)
         return prediction.float().clamp(0.0, 1.0)
 
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
+    def _validation_update(self, batch: dict, batch_idx: int) -> dict[str, float]:
+        """One validation batch into the metrics; on the grid's batch the grid is logged and
+        what the network reports (code density per state and step, thresholds) returned."""
         prediction = self._predict(batch)
         self.val_metrics.update(prediction, batch["hr"], batch["name"], self._rmse_border())
-        if batch_idx == self.grid_index:
-            self._log_grid(batch, prediction)
-            # code density per state and step, thresholds: whatever the network reports
-            for key, value in self.net.diagnostics(batch["lr"][:1], batch["guide"][:1]).items():
-                self.log(f"val/{key}", value, batch_size=1)
+        if batch_idx != self.grid_index:
+            return {}
+        self._log_grid(batch, prediction)
+        return self.net.diagnostics(batch["lr"][:1], batch["guide"][:1])
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        for key, value in self._validation_update(batch, batch_idx).items():
+            self.log(f"val/{key}", value, batch_size=1)
 
     # The epoch's values are logged as they are on every rank: ImageMetrics synced the rows
     # already (Lightning's hint to pass sync_dist=True under DDP does not apply to them).

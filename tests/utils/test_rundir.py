@@ -40,9 +40,9 @@ def test_paths_are_where_train_and_eval_wrote_their_files(tmp_path):
     timed = run.timed_checkpoints()
     assert [step for _, step, _ in timed] == [0, 1, 2, 3, 4]
     assert [path.name for _, _, path in timed] == [timed_checkpoint_name(minutes, step) for minutes, step, _ in timed]
-    # a validation grid per validation (steps 2 and 4), named by its epoch and step
-    named_grids = {run.grid(epoch, step) for epoch in range(100) for step in (2, 4)}
-    assert len(run.grid_images()) == 2 and set(run.grid_images()) <= named_grids
+    # a validation grid per validation (the start's at step 0, then steps 2 and 4), named by its epoch and step
+    named_grids = {run.grid(epoch, step) for epoch in range(100) for step in (0, 2, 4)}
+    assert len(run.grid_images()) == 3 and set(run.grid_images()) <= named_grids
     with run.metrics_csv.open(newline="") as stream:
         # the start's validation (step 0), then steps 2 and 4
         assert [int(row["step"]) for row in csv.DictReader(stream) if row.get("val/psnr")] == [0, 2, 4]

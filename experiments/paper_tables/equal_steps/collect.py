@@ -16,11 +16,9 @@ import argparse
 import csv
 from pathlib import Path
 
+from tables import MODELS, TITLES  # this folder's tables.py: the rows and their titles
+
 HERE = Path(__file__).resolve().parent
-MODELS = ("jointsr_paper", "jointsr_paper_raw", "lmcsc", "djf", "coista", "jointsr")
-TITLES = {"jointsr_paper": "Proposed (bf16)", "jointsr_paper_fp32": "Proposed (fp32)",
-          "jointsr_paper_raw": "Proposed, raw Adam start (bf16)", "lmcsc": "LMCSC",
-          "djf": "DJF", "coista": "CoISTA", "jointsr": "JointSR-fast"}
 COLUMNS = ["model", "seed", "step", "psnr", "ssim"]
 
 
