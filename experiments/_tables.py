@@ -1,6 +1,6 @@
 """Helpers the studies' ``tables.py`` share: reading committed files, Markdown tables, number
 formats, the paired t-test over seeds and the F-test of two variances (``experiments/check_studies.py``
-runs them). The t and F distributions are ``jointsr.stats``'s (plain Python, no SciPy).
+runs them). The t and F distributions are ``jointsr.evaluation.stats``'s (plain Python, no SciPy).
 
 A study's ``tables.py`` puts ``experiments/`` on the path to import it::
 
@@ -17,7 +17,7 @@ import math
 import statistics
 from pathlib import Path
 
-from jointsr.stats import regularized_incomplete_beta, t_cdf, t_quantile
+from jointsr.evaluation.stats import regularized_incomplete_beta, t_cdf, t_quantile
 
 
 def read_csv(path: str | Path) -> list[dict]:

@@ -17,9 +17,9 @@ from hydra.core.global_hydra import GlobalHydra
 from conftest import DATA_DIR, require_data
 
 #: console entry points by command name (what pyproject.toml installs)
-COMMANDS = {"train": "jointsr.train", "eval": "jointsr.eval", "predict": "jointsr.predict", "bench": "jointsr.bench",
-            "data": "jointsr.data.cli", "inspect": "jointsr.inspection.cli", "score": "jointsr.score",
-            "summary": "jointsr.summary"}
+COMMANDS = {"train": "jointsr.cli.train", "eval": "jointsr.cli.eval", "predict": "jointsr.cli.predict", "bench": "jointsr.cli.bench",
+            "data": "jointsr.cli.data", "inspect": "jointsr.cli.inspect", "score": "jointsr.cli.score",
+            "summary": "jointsr.cli.summary"}
 
 
 @dataclass

@@ -11,7 +11,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from cli_helpers import run_main
 from conftest import compose_config
-from jointsr.utils.run import build_model
+from jointsr.training.build import build_model
 
 SMOKE = ["model.net.k=4", "train.batch_size=2", "train.patch=16", "train.warmup=1", "train.repeats=2",
          "train.limit_repeats=2", "train.paths=[eager,channels_last]", "infer.sizes=[[64,48]]", "infer.tile=32"]
@@ -68,7 +68,7 @@ def test_an_unknown_path_is_one_line(tmp_path, capsys, monkeypatch):
 def test_bf16_paths_step_in_bfloat16_and_follow_the_training_precision(tmp_path, capsys, monkeypatch):
     """A path ending in bf16 runs the step under autocast (the convolutions' outputs in
     bfloat16, the weights fp32); with precision=bf16-mixed it is the path jointsr-train runs."""
-    from jointsr.bench import _Path
+    from jointsr.cli.bench import _Path
 
     paths = "train.paths=[channels_last,channels_last+bf16]"
     result = run_main("bench", [*SMOKE, paths, "precision=bf16-mixed", f"hydra.run.dir={tmp_path / 'run'}"],

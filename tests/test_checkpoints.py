@@ -12,7 +12,7 @@ import torch
 from cli_helpers import assert_user_error, malicious_checkpoint, run_folder_files, run_main
 from conftest import compose_config, require_data
 from jointsr.data.io import write_image
-from jointsr.utils.checkpoint import load_checkpoint
+from jointsr.runs.checkpoint import load_checkpoint
 
 TINY = ["model.net.k=8", "model.net.K=3", "logger=csv"]
 
@@ -23,7 +23,7 @@ def real_checkpoint(tmp_path_factory) -> Path:
     require_data("rgbnir")
     from hydra.core.global_hydra import GlobalHydra
 
-    from jointsr.train import train
+    from jointsr.cli.train import train
 
     run = tmp_path_factory.mktemp("trained")
     train(compose_config("train", TINY + ["debug=fast", "trainer.max_steps=2", "trainer.val_check_interval=2",

@@ -10,8 +10,8 @@ import pytest
 
 from cli_helpers import assert_user_error, run_main
 from conftest import require_data
-from jointsr.command_line import COMMANDS, group_options, normalise
-from jointsr.utils.callbacks import readable, validation_interval
+from jointsr.cli.arguments import COMMANDS, group_options, normalise
+from jointsr.training.callbacks import readable, validation_interval
 
 TINY = ["model.net.k=8", "model.net.K=3", "logger=csv", "data.progress=false", "data.max_train_patches=64",
         "data.max_test_images=1", "data.test_crop=64", "data.val_crop=48", "data.batch_size=4"]

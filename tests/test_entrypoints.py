@@ -14,11 +14,11 @@ from omegaconf import OmegaConf
 
 from conftest import compose_config, require_data
 from jointsr.errors import ConfigError
-from jointsr.eval import evaluate
-from jointsr.summary import summarise
-from jointsr.train import train
-from jointsr.utils.rundir import RunDir
-from jointsr.utils.run import load_checkpoint_model
+from jointsr.cli.eval import evaluate
+from jointsr.cli.summary import summarise
+from jointsr.cli.train import train
+from jointsr.runs.folder import RunDir
+from jointsr.training.build import load_checkpoint_model
 
 TINY = ["model.net.k=8", "model.net.K=3", "logger=csv"]
 

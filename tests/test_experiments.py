@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from conftest import compose_config, require_data
 from jointsr import CONFIG_DIR
-from jointsr.train import train
+from jointsr.cli.train import train
 
 CONF = Path(CONFIG_DIR)
 EXPERIMENTS = sorted(path.stem for path in (CONF / "experiment").glob("*.yaml"))
@@ -86,15 +86,6 @@ def test_a_protocol_names_its_sweep_after_the_task(protocol, data, scale):
     assert cfg.hydra.sweep.dir.endswith(f"sweeps/{protocol}_{data}_x{scale}")
 
 
-@pytest.mark.parametrize("old,new", [("paper_cave_x4", "experiment=paper_protocol data=cave scale=x4"),
-                                     ("budget_nir_x4", "experiment=budget_protocol data=rgbnir scale=x4"),
-                                     ("paper_nir_x2", "experiment=paper_protocol data=rgbnir scale=x2")])
-def test_a_retired_task_experiment_names_its_replacement(cli, old, new):
-    result = cli("train", f"experiment={old}")
-    assert result.code != 0 and "Traceback" not in result.err
-    assert f"experiment={old} is now {new}" in result.err
-
-
 @pytest.mark.parametrize("scale,side", [(2, 44), (4, 44), (8, 48), (16, 64)])
 def test_the_training_patch_side_follows_the_scale(scale, side):
     """data.patch_size: the smallest multiple of the scale >= 44 px whose LR patch is >= 4 px
@@ -130,7 +121,7 @@ def test_the_paper_protocol_trains_each_model_with_its_own_published_loss(model,
 def test_srfbn_is_trained_with_l1_averaged_over_its_feedback_outputs_under_the_paper_protocol():
     """SRFBN's published loss: L1 on the output of every feedback step, averaged over the T
     steps (the module's training loss on a batch, against the formula written out here)."""
-    from jointsr.utils.run import build_model
+    from jointsr.training.build import build_model
 
     cfg = compose_with_hydra([*PAPER_CAVE_X4, "model=srfbn", "model.net.num_features=4",
                               "model.net.num_groups=2", "model.net.num_steps=3"])

@@ -1,4 +1,4 @@
-"""The fused training step (jointsr/fast.py, ``model.compile=true``) computes the same
+"""The fused training step (jointsr/training/fast.py, ``model.compile=true``) computes the same
 function: the same seed gives the same loss curve with it on and off, in a real fit."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from conftest import compose_config, require_data
-from jointsr.fast import CompiledNetwork
-from jointsr.train import train
+from jointsr.training.fast import CompiledNetwork
+from jointsr.cli.train import train
 
 TINY = ["debug=fast", "logger=csv", "data=cave", "test=false", "model.net.k=4", "model.net.K=3",
         "trainer.max_steps=4", "trainer.val_check_interval=4", "trainer.log_every_n_steps=1",

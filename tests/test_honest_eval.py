@@ -16,7 +16,7 @@ from conftest import compose_config, require_data
 from jointsr.functional.imresize import imresize, modcrop
 from jointsr.data.io import read_image, write_image
 from jointsr.metrics.protocol import evaluate_pair
-from jointsr.utils.checkpoint import load_checkpoint
+from jointsr.runs.checkpoint import load_checkpoint
 
 TINY = ["model.net.k=8", "model.net.K=3", "logger=csv", "debug=fast", "trainer.max_steps=2",
         "trainer.val_check_interval=2", "test=false", "data.progress=false"]
@@ -26,7 +26,7 @@ TINY = ["model.net.k=8", "model.net.K=3", "logger=csv", "debug=fast", "trainer.m
 def cave_run(tmp_path_factory) -> Path:
     """A real (tiny, 2-step) jointsr-train on CAVE x4: the run folder."""
     require_data("cave")
-    from jointsr.train import train
+    from jointsr.cli.train import train
 
     run = tmp_path_factory.mktemp("cave_run")
     train(compose_config("train", TINY + ["data=cave"], run))
@@ -150,7 +150,7 @@ def test_predict_simulate_prints_the_protocols_psnr(cave_run, tmp_path, capsys, 
     """simulate=HR: modcrop, MATLAB bicubic x1/4, super-resolve, PSNR/SSIM against the HR image;
     written out here with the protocol's functions, step by step."""
     from jointsr.functional.color import rgb_to_y
-    from jointsr.utils.run import load_checkpoint_model
+    from jointsr.training.build import load_checkpoint_model
 
     truth_path, guide_path, band = _feathers(tmp_path)
     ckpt = cave_run / "checkpoints" / "last.ckpt"

@@ -34,7 +34,7 @@ def trained(tmp_path_factory) -> Path:
     require_data("rgbnir")
     from hydra.core.global_hydra import GlobalHydra
 
-    from jointsr.train import train
+    from jointsr.cli.train import train
 
     run = tmp_path_factory.mktemp("trained")
     cfg = compose_config("train", TINY + ["debug=fast", "trainer.max_steps=2", "trainer.val_check_interval=2",

@@ -21,7 +21,7 @@ from jointsr.metrics.protocol import psnr
 from jointsr.models.djf import DJF
 from jointsr.models.jointsr import JointSR
 from jointsr.models.ops import lesita
-from jointsr.utils.run import build_model
+from jointsr.training.build import build_model
 
 SCALE = 2
 TINY = {
@@ -46,7 +46,7 @@ def scene(size: int = 24) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 
 
 def tiny_net(kind: str) -> torch.nn.Module:
-    net = build_model(OmegaConf.create({"_target_": "jointsr.lit.SRModule", "name": kind, "net": TINY[kind]})).net
+    net = build_model(OmegaConf.create({"_target_": "jointsr.training.module.SRModule", "name": kind, "net": TINY[kind]})).net
     lr, guide, hr = scene()
     if isinstance(net, JointSR):
         net.calibrate(lr, guide, hr)  # the data-driven start of a training run: codes neither dead nor dense
@@ -147,7 +147,7 @@ def test_a_network_without_codes_is_refused():
 # --------------------------------------------------------------------------- command line
 def save_checkpoint(path, kind: str, net_cfg: dict | None = None):
     """A checkpoint as jointsr-train writes it (weights and the model config), for a tiny network."""
-    cfg = {"_target_": "jointsr.lit.SRModule", "name": kind, "net": net_cfg or TINY[kind]}
+    cfg = {"_target_": "jointsr.training.module.SRModule", "name": kind, "net": net_cfg or TINY[kind]}
     model = build_model(OmegaConf.create(cfg))
     if isinstance(model.net, JointSR):
         lr, guide, hr = scene()

@@ -12,8 +12,8 @@ import torch
 
 from conftest import compose_config, require_data
 from jointsr.errors import ConfigError
-from jointsr.train import train
-from jointsr.utils.run import build_model, load_checkpoint_model
+from jointsr.cli.train import train
+from jointsr.training.build import build_model, load_checkpoint_model
 
 TINY = ["debug=fast", "logger=csv", "data=cave", "trainer.val_check_interval=2", "test=false",
         "model.net.k=12", "callbacks.rich_progress_bar=null"]

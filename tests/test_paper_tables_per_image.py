@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jointsr.paper_results import paper_table
+from jointsr.report.published import paper_table
 
 SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "paper_tables" / "per_image.py"
 FIELDS = ["data", "scale", "source", "run", "model", "T", "R", "params", "image", "psnr", "ssim", "ssim_plain",

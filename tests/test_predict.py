@@ -7,8 +7,9 @@ import torch
 from conftest import require_data
 from jointsr.functional.imresize import imresize, modcrop
 from jointsr.data.io import read_image, write_image
-from jointsr.predict import predict, prepare_inputs
-from jointsr.train import train
+from jointsr.cli.predict import predict
+from jointsr.inference.inputs import prepare_inputs
+from jointsr.cli.train import train
 
 
 def test_predict_writes_the_super_resolved_image(compose_cfg, tmp_path):
@@ -56,11 +57,11 @@ def test_the_memory_estimate_grows_with_the_pixels_and_refuses_with_the_numbers(
     from omegaconf import OmegaConf
 
     from jointsr.errors import ResourceError
-    from jointsr.predict import check_memory
-    from jointsr.utils.memory import estimate_forward_bytes, forward_peak_bytes
-    from jointsr.utils.run import build_model
+    from jointsr.inference.inputs import check_memory
+    from jointsr.inference.memory import estimate_forward_bytes, forward_peak_bytes
+    from jointsr.training.build import build_model
 
-    cfg = OmegaConf.create({"_target_": "jointsr.lit.SRModule", "name": "jointsr", "net": {
+    cfg = OmegaConf.create({"_target_": "jointsr.training.module.SRModule", "name": "jointsr", "net": {
         "_target_": "jointsr.models.jointsr.JointSR", "scale": 4, "k": 8, "K": 3, "form": "factorised",
         "global_skip": True}})
     net = build_model(cfg).net.eval()

@@ -11,8 +11,8 @@ import pytest
 from cli_helpers import assert_user_error
 from conftest import require_data
 from jointsr.pretrained import CARD, FOLDER, TASKS, card, checkpoint_path, metrics, shipped
-from jointsr.utils.checkpoint import load_checkpoint
-from jointsr.utils.run import load_checkpoint_model, recorded_data
+from jointsr.runs.checkpoint import load_checkpoint
+from jointsr.training.build import load_checkpoint_model, recorded_data
 
 
 def test_every_task_of_the_issue_is_shipped():

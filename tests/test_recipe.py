@@ -13,11 +13,11 @@ import torch
 from torch import nn
 
 from conftest import compose_config, require_data
-from jointsr.lit import SRModule, warmup_cosine
+from jointsr.training.module import SRModule, warmup_cosine
 from jointsr.models.blocks import Threshold
 from jointsr.models.network import SRNetwork
-from jointsr.train import train
-from jointsr.utils.run import load_checkpoint_model
+from jointsr.cli.train import train
+from jointsr.training.build import load_checkpoint_model
 
 FAST = ["debug=fast", "logger=csv", "trainer.max_steps=6", "trainer.val_check_interval=3", "test=false",
         "data=cave", "model.optimizer.lr=5e-2"]  # a large lr: thresholds get pushed hard

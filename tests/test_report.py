@@ -17,15 +17,16 @@ from omegaconf import OmegaConf, open_dict
 from PIL import Image
 
 from conftest import DATA_DIR, compose_config, require_data
-from jointsr.paper_results import CAVE_NAMES, PAPER_MODELS, PAPER_RESULTS, RGBNIR_NAMES
-from jointsr.report import Configuration, Run, compare, configurations, main
+from jointsr.report.published import CAVE_NAMES, PAPER_MODELS, PAPER_RESULTS, RGBNIR_NAMES
+from jointsr.cli.report import main
+from jointsr.report import Configuration, Run, compare, configurations
 from jointsr.report.plots import _mean_curve, plot_curves
 from jointsr.report.references import bicubic_reference
 from jointsr.report.aggregation import launch_order
 from jointsr.report.runs import read_budget, read_run, read_test_curve
 from jointsr.report.tables import _summary_table
-from jointsr.summary import summarise
-from jointsr.train import train
+from jointsr.cli.summary import summarise
+from jointsr.cli.train import train
 
 TINY = ["debug=fast", "logger=csv", "model.net.k=8", "model.net.K=3"]
 T_975 = {1: math.tan(math.pi * 0.475), 2: 0.95 / math.sqrt(2 * 0.975 * 0.025)}  # closed forms, df 1 and 2

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 from conftest import DATA_DIR, require_data
-from jointsr.utils.loggers import RunLogger
-from jointsr.utils.rundir import RunDir
+from jointsr.training.loggers import RunLogger
+from jointsr.runs.folder import RunDir
 
 TESTS = Path(__file__).resolve().parent
 MAX_STEPS, VALIDATE_EVERY, BATCHES_PER_EPOCH = 60, 10, 16  # 64 patches / batch 4: epochs end mid-interval
@@ -29,7 +29,7 @@ def _train(run_dir: Path, cache: Path, *extra: str) -> subprocess.CompletedProce
     env = {**os.environ, "JOINTSR_DATA_DIR": str(DATA_DIR), "JOINTSR_CACHE_DIR": str(cache),
            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "WANDB_MODE": "disabled",
            "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "jointsr.train", *COMMAND, f"hydra.run.dir={run_dir}", *extra],
+    return subprocess.run([sys.executable, "-m", "jointsr.cli.train", *COMMAND, f"hydra.run.dir={run_dir}", *extra],
                           capture_output=True, text=True, env=env, timeout=300)
 
 

@@ -1,4 +1,4 @@
-"""jointsr.stats: spread over seeds, the Student t quantile, paired confidence intervals."""
+"""jointsr.evaluation.stats: spread over seeds, the Student t quantile, paired confidence intervals."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from jointsr.stats import (bootstrap_interval, paired_t_interval, regularized_incomplete_beta, spread, t_cdf,
+from jointsr.evaluation.stats import (bootstrap_interval, paired_t_interval, regularized_incomplete_beta, spread, t_cdf,
                            t_quantile)
 
 

@@ -1,5 +1,5 @@
 """One job folder, one configuration: `seed` names sweep jobs, and a folder holding another
-configuration is refused (jointsr.sweep_guard)."""
+configuration is refused (jointsr.runs.guard)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from omegaconf import OmegaConf, open_dict
 
 from conftest import compose_config, require_data
 from jointsr import CONFIG_DIR
-from jointsr.sweep_guard import FINGERPRINT_FILE, check_same_config, fingerprint
+from jointsr.runs.guard import FINGERPRINT_FILE, check_same_config, fingerprint
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Tiled inference (jointsr/tiling.py): the stitched image equals whole-image inference on a
+"""Tiled inference (jointsr/inference/tiling.py): the stitched image equals whole-image inference on a
 real image for every model, odd sizes included; the halo is the receptive radius computed
 from the config, and a smaller one is caught by the same comparison."""
 
@@ -10,8 +10,8 @@ import torch
 
 from conftest import require_data
 from jointsr.data.io import read_image
-from jointsr.tiling import alignment, auto_tile, receptive_radius, tile_grid, tiled_forward
-from jointsr.utils.run import build_model
+from jointsr.inference.tiling import alignment, auto_tile, receptive_radius, tile_grid, tiled_forward
+from jointsr.training.build import build_model
 
 # Every model config, narrowed (fewer channels) for speed: the depth, kernels and scale that
 # set the receptive radius are the config's own.
@@ -123,8 +123,8 @@ def test_auto_tile_is_the_whole_image_when_it_fits_and_shrinks_with_the_budget(c
 def test_predict_with_tiles_writes_the_whole_image_result(compose_cfg, tmp_path):
     from jointsr.functional.imresize import imresize, modcrop
     from jointsr.data.io import write_image
-    from jointsr.predict import predict
-    from jointsr.train import train
+    from jointsr.cli.predict import predict
+    from jointsr.cli.train import train
 
     data = require_data("rgbnir")
     train(compose_cfg("train", ["model.net.k=4", "logger=csv", "debug=fast", "trainer.max_steps=1",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cli_helpers import run_main
 from conftest import require_data
-from jointsr.utils.tracking import short_name
+from jointsr.training.tracking import short_name
 from wandb_records import read_run
 
 SWEEP = ["model.net.k=8", "model.net.K=3", "data.progress=false", "data.max_train_patches=64", "data.batch_size=4",

@@ -11,7 +11,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from _tables import read_csv, table  # noqa: E402
 
-from jointsr.evaluation import format_table  # noqa: E402
+from jointsr.evaluation.results import format_table  # noqa: E402
 
 METRICS = ("psnr", "ssim", "ssim_plain")
 DEPTH = ("rmse", "rmse_crop")

@@ -19,7 +19,6 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 from hydra import compose, initialize_config_dir
 

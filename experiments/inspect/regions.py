@@ -33,10 +33,10 @@ from hydra import compose, initialize_config_dir
 from jointsr import CONFIG_DIR
 from jointsr.functional.imresize import imresize
 from jointsr.inspection.analysis import lesita_regimes, local_correlation
-from jointsr.inspection.cli import load_inputs
+from jointsr.cli.inspect import load_inputs
 from jointsr.inspection.trace import trace_network
 from jointsr.metrics.protocol import psnr
-from jointsr.utils.run import load_checkpoint_model
+from jointsr.training.build import load_checkpoint_model
 
 CASES = {  # study folder: (data config, image, {model: training run})
     "cave_feathers": ("cave", "feathers", {"default": "cave_default", "jointsr_paper": "cave_paper"}),

@@ -2,7 +2,7 @@
 show: ``summary.csv`` beside this file.
 
 For each row, what ``jointsr-summary <overrides> lr_size=16`` reports (the same
-:func:`jointsr.summary.summarise` count: the parameters of ``model.net``, and the FLOPs of one
+:func:`jointsr.cli.summary.summarise` count: the parameters of ``model.net``, and the FLOPs of one
 forward pass on a random 16x16 LR input, x4, by ``torch.utils.flop_counter``, per HR pixel),
 all in one process.
 
@@ -19,8 +19,8 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 
 from jointsr import CONFIG_DIR
-from jointsr.evaluation import write_csv_atomic
-from jointsr.summary import summarise
+from jointsr.evaluation.results import write_csv_atomic
+from jointsr.cli.summary import summarise
 
 OUT = Path(__file__).resolve().parent / "summary.csv"
 #: the free form of issues 2-5 (k=64, K=7, learned skip), the default of `model=jointsr` then

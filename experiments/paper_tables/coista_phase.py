@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from jointsr.functional.imresize import imresize
     from jointsr.metrics.protocol import evaluate_pair, psnr
-    from jointsr.utils.run import load_checkpoint_model
+    from jointsr.training.build import load_checkpoint_model
 
     module = load_checkpoint_model(checkpoint).eval()
     net = module.net

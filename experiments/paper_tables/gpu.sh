@@ -33,7 +33,7 @@ model_args() {
   case $1 in
     jointsr_paper) echo "model=jointsr_paper trainer.precision=bf16-mixed" ;;
     lmcsc|djf|coista) echo "model=$1 model.channels_last=true" ;;
-    jointsr) echo "model=jointsr model.optimizer.lr=1e-3 model.scheduler={_target_:jointsr.lit.warmup_cosine,_partial_:true,warmup_steps:50}" ;;
+    jointsr) echo "model=jointsr model.optimizer.lr=1e-3 model.scheduler={_target_:jointsr.training.module.warmup_cosine,_partial_:true,warmup_steps:50}" ;;
   esac
 }
 

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from jointsr.paper_results import OUR_MODEL_TO_PAPER, PAPER_MODELS, PAPER_TITLES, paper_table
+from jointsr.report.published import OUR_MODEL_TO_PAPER, PAPER_MODELS, PAPER_TITLES, paper_table
 
 
 def our_images(report: Path) -> tuple[str, int, dict[str, dict[str, list[float]]]]:

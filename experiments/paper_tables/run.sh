@@ -34,7 +34,7 @@ budget=$out/budget.json
 steps() { "$BIN/python" -c "import json, sys; print(json.load(open(sys.argv[1]))['models'][sys.argv[2]]['steps'])" "$budget" "$1"; }
 common=(logger=csv trainer.max_time=null trainer.val_check_interval=1000)
 fast_recipe=(model.optimizer.lr=1e-3
-             "model.scheduler={_target_:jointsr.lit.warmup_cosine,_partial_:true,warmup_steps:50}")
+             "model.scheduler={_target_:jointsr.training.module.warmup_cosine,_partial_:true,warmup_steps:50}")
 for task in ${TASKS:-cave_x4 nir_x4}; do
   case $task in
     cave_x4) data=cave; seeds=1,2,3 ;;

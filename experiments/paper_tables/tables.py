@@ -2,7 +2,7 @@
 (the step budget), ``<task>/runs.csv`` (one row per run: its mean over the test images),
 ``<task>/comparisons.csv`` (jointsr-report's paired comparisons with Proposed),
 ``<task>/report.csv`` (per image, through ``per_image.py``) and ``degradation_check.csv``
-(``degradation_check.py``); the paper's numbers from ``jointsr/paper_results.py`` and the
+(``degradation_check.py``); the paper's numbers from ``jointsr/report/published.py`` and the
 20-minute runs from ``jointsr/pretrained/<task>.json``."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ sys.path.insert(0, str(HERE.parent))
 from _tables import (Paired, fixed, interval, mean_std, pearson, read_csv, read_json, signed, table,  # noqa: E402
                      thousands)
 
-from jointsr.paper_results import MODEL_TITLES, paper_result, paper_table  # noqa: E402
+from jointsr.report.published import MODEL_TITLES, paper_result, paper_table  # noqa: E402
 from jointsr.pretrained import FOLDER as PRETRAINED  # noqa: E402
 
 TASKS = {"cave_x4": ("cave", 4), "nir_x4": ("rgbnir", 4)}

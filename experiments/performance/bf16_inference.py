@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import math
 from pathlib import Path
 
 import hydra
@@ -22,8 +21,8 @@ from hydra import compose, initialize_config_dir
 from jointsr import CONFIG_DIR
 from jointsr.metrics.protocol import evaluate_pair
 from jointsr.pretrained import checkpoint_path, shipped
-from jointsr.tiling import forward_any_size
-from jointsr.utils.run import load_checkpoint_model
+from jointsr.inference.tiling import forward_any_size
+from jointsr.training.build import load_checkpoint_model
 
 
 def main() -> None:

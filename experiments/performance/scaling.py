@@ -37,8 +37,8 @@ def linearity(rows: list[dict], pixels=None) -> tuple[float, list[tuple[float, f
 
 def computed_megapixels(row: dict, halo: int, align: int) -> float:
     """The HR pixels the network computes for a row: every tile's crop with its halo, clipped
-    at the image border (tiles on the border have halos on fewer sides), as jointsr.tiling cuts them."""
-    from jointsr.tiling import tile_crops
+    at the image border (tiles on the border have halos on fewer sides), as jointsr.inference.tiling cuts them."""
+    from jointsr.inference.tiling import tile_crops
 
     height, width = row["hr_shape"]
     tile = row.get("tile") or 0

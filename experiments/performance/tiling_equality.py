@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
 from conftest import compose_config  # noqa: E402
 from test_tiling import MODELS, live_network, real_pair  # noqa: E402
 
-from jointsr.tiling import alignment, receptive_radius, tiled_forward  # noqa: E402
+from jointsr.inference.tiling import alignment, receptive_radius, tiled_forward  # noqa: E402
 
 
 def main() -> None:

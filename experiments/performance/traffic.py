@@ -13,7 +13,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from jointsr import CONFIG_DIR
-from jointsr.utils.run import build_model
+from jointsr.training.build import build_model
 
 
 class PerOperator(TorchDispatchMode):
@@ -96,7 +96,7 @@ def compiled_traffic(model, net, lr, guide, hr, eager_bytes: int) -> None:
 
     import torch._inductor.metrics as metrics
 
-    from jointsr.fast import CompiledNetwork
+    from jointsr.training.fast import CompiledNetwork
 
     metrics.reset()
     runner = CompiledNetwork(net)

@@ -20,10 +20,10 @@ import torch
 from jointsr.data.io import read_image
 from jointsr.functional.imresize import imresize
 from jointsr.metrics.protocol import evaluate_pair
-from jointsr.predict import prepare_inputs, simulate_target
+from jointsr.inference.inputs import prepare_inputs, simulate_target
 from jointsr.pretrained import TASKS, checkpoint_path
-from jointsr.tiling import tiled_forward
-from jointsr.utils.run import load_checkpoint_model
+from jointsr.inference.tiling import tiled_forward
+from jointsr.training.build import load_checkpoint_model
 
 
 def main() -> None:

@@ -16,9 +16,22 @@ from torch.utils.data import DataLoader, Dataset
 from jointsr.data.datasets import GuidedSRDataset
 from jointsr.data.degradation import Bicubic, Degradation
 from jointsr.data.sampling import ResumableLoader
-from jointsr.data.scenes import Patches, Scene, centre_crop, cut_patches, load_scene, scene_patches
-from jointsr.data.store import (H5PatchDataset, PatchStore, StoreError, default_cache_dir, ensure_store,
-                                store_key)
+from jointsr.data.scenes import (
+    Patches,
+    Scene,
+    centre_crop,
+    cut_patches,
+    load_scene,
+    scene_patches,
+)
+from jointsr.data.store import (
+    H5PatchDataset,
+    PatchStore,
+    StoreError,
+    default_cache_dir,
+    ensure_store,
+    store_key,
+)
 from jointsr.errors import ConfigError, check_choice, check_int
 from jointsr.metrics.protocol import DEPTH_BORDER, DEPTH_UNITS, depth_unit_scale
 

@@ -16,8 +16,8 @@ import math
 import numpy as np
 import torch
 
-from jointsr.functional.imresize import imresize
 from jointsr.errors import ConfigError
+from jointsr.functional.imresize import imresize
 
 __all__ = ["Bicubic", "Degradation", "GaussianBlur", "image_seed"]
 

@@ -34,8 +34,16 @@ def progress_bar(description: str, total: float | None, unit: str = "bytes",
                  enabled: bool = True) -> Iterator:
     """A rich progress bar on stderr; yields ``advance(n)``."""
     from rich.console import Console
-    from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn, TransferSpeedColumn)
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
 
     columns = [TextColumn("{task.description}"), BarColumn()]
     if unit == "bytes":

@@ -7,11 +7,11 @@ from typing import Sequence
 
 import numpy as np
 
-from jointsr.functional.color import rgb_to_y
 from jointsr.data.datasets import GuidedSRDataset
 from jointsr.data.degradation import Degradation, image_seed
-from jointsr.functional.imresize import modcrop
 from jointsr.errors import ConfigError
+from jointsr.functional.color import rgb_to_y
+from jointsr.functional.imresize import modcrop
 
 
 @dataclass

@@ -9,7 +9,7 @@ LMCSC) and turns it into figures and one JSON summary:
 - :mod:`~jointsr.inspection.analysis`: the numbers (density, L1, LeSITA's regimes, the
   coupling distance ``|h - g|``, per-step PSNR) as plain arrays and a JSON-ready summary;
 - :mod:`~jointsr.inspection.figures`: the PNG figures (matplotlib, Agg);
-- :mod:`~jointsr.inspection.cli`: the Hydra app (inputs, checkpoint, run folder, wandb).
+- :mod:`~jointsr.cli.inspect`: the Hydra app (inputs, checkpoint, run folder, wandb).
 """
 
 from jointsr.inspection.analysis import Inspection, analyse

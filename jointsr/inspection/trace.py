@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from jointsr.functional.imresize import imresize
 from jointsr.errors import UserError
+from jointsr.functional.imresize import imresize
 from jointsr.models.blocks import ACSC, Threshold
 from jointsr.models.jointsr import JointSR
 from jointsr.models.lmcsc import LMCSC

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from jointsr.functional.imresize import imresize
 from jointsr.errors import check_choice, check_int
+from jointsr.functional.imresize import imresize
 from jointsr.models.network import SRNetwork
 
 

@@ -49,8 +49,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from jointsr.functional.imresize import imresize
 from jointsr.errors import ConfigError, check_choice, check_int
+from jointsr.functional.imresize import imresize
 from jointsr.functional.operators import operator_norm_sq
 from jointsr.models.blocks import Threshold, normalise_atoms_
 from jointsr.models.network import SRNetwork

@@ -20,8 +20,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from jointsr.functional.imresize import imresize
 from jointsr.errors import ConfigError, check_choice, check_int
+from jointsr.functional.imresize import imresize
 from jointsr.models.network import SRNetwork
 
 

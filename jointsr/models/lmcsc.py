@@ -37,15 +37,15 @@ from typing import Literal
 import torch
 from torch import nn
 
-from jointsr.functional.imresize import imresize
 from jointsr.errors import ConfigError, check_choice, check_int
+from jointsr.functional.imresize import imresize
 from jointsr.models.blocks import (
     ACSC,
     CodeUpdate,
-    Threshold,
-    conv,
     ConvOperator,
     IstaStart,
+    Threshold,
+    conv,
     normalise_atoms_,
 )
 from jointsr.models.network import SRNetwork, threshold_summary

@@ -1,6 +1,6 @@
 """The contract every network of jointsr implements: :class:`SRNetwork`.
 
-The LightningModule (``jointsr.lit``), the entry points (``predict``, ``eval``) and the
+The LightningModule (``jointsr.training.module``), the entry points (``predict``, ``eval``) and the
 inspect tool use a network only through what is written here; a new network subclasses
 :class:`SRNetwork`, sets ``scale`` and ``guide_channels`` and defines ``forward``. How the
 steps' losses are weighted is the training's business, not the network's

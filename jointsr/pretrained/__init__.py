@@ -123,9 +123,9 @@ def export(run_dir: str | Path, name: str, folder: str | Path = FOLDER, commit: 
     import torch
 
     from jointsr.errors import CheckpointError, ConfigError, MissingFileError
-    from jointsr.evaluation import write_json_atomic
-    from jointsr.utils.checkpoint import load_checkpoint, stored_model_config
-    from jointsr.utils.rundir import RunDir
+    from jointsr.evaluation.results import write_json_atomic
+    from jointsr.runs.checkpoint import load_checkpoint, stored_model_config
+    from jointsr.runs.folder import RunDir
 
     if name not in TASKS:
         raise ConfigError(f"task {name!r} is not one of {', '.join(TASKS)}")
@@ -171,7 +171,7 @@ def card(folder: str | Path = FOLDER) -> str:
     """The model card (Markdown) of the tasks whose files are in ``folder``, from their JSON."""
     import json
 
-    from jointsr.paper_results import paper_result
+    from jointsr.report.published import paper_result
 
     folder = Path(folder)
     lines = ["# Pretrained JointSR weights: model card", "",

@@ -12,12 +12,16 @@ paper reports them, with their uncertainty over seeds.
 - ``plots``: PNGs at 150 dpi: ``ablation_*`` (PSNR vs each numeric override that differs),
   ``params_*``, ``curves_*`` (mean ± std band over seeds), ``grids_*``; error bars of one std
   over seeds, bicubic as a dashed reference line where known.
-- ``cli``: ``make_report`` and the console entry ``main``.
+
+The command ``jointsr-report`` is :mod:`jointsr.cli.report`.
 """
 
-from jointsr.report.aggregation import Comparison, Configuration, compare, configurations
-from jointsr.report.cli import main, make_report
+from jointsr.report.aggregation import (
+    Comparison,
+    Configuration,
+    compare,
+    configurations,
+)
 from jointsr.report.runs import Run, find_runs, read_curve, read_run, read_test_curve
 
-__all__ = ["Comparison", "Configuration", "Run", "compare", "configurations", "find_runs", "main",
-           "make_report", "read_curve", "read_run", "read_test_curve"]
+__all__ = ["Comparison", "Configuration", "Run", "compare", "configurations", "find_runs", "read_curve", "read_run", "read_test_curve"]

@@ -16,10 +16,16 @@ from dataclasses import dataclass, field
 from hydra.errors import OverrideParseException
 from omegaconf import OmegaConf
 
-from jointsr.evaluation import DEPTH_METRICS, METRICS
-from jointsr.paper_results import model_title
+from jointsr.evaluation.results import DEPTH_METRICS, METRICS
+from jointsr.evaluation.stats import (
+    Interval,
+    Spread,
+    bootstrap_interval,
+    paired_t_interval,
+    spread,
+)
+from jointsr.report.published import model_title
 from jointsr.report.runs import Run, format_value, parse_overrides
-from jointsr.stats import Interval, Spread, bootstrap_interval, paired_t_interval, spread
 
 #: override keys that never make a configuration (exact keys, and prefixes ending in ".")
 NOT_A_CONFIGURATION = ("seed", "data", "scale", "logger", "skip_done", "launcher", "experiment_name", "tags",

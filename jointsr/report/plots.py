@@ -114,7 +114,7 @@ def _mean_curve(curves: list[list[dict]], x_key: str) -> tuple[list[float], list
         return None
     if any(p[x_key] is None for c in curves for p in c):
         return None
-    from jointsr.stats import spread
+    from jointsr.evaluation.stats import spread
 
     xs, means, stds = [], [], []
     for points in zip(*curves):

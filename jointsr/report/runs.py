@@ -2,7 +2,7 @@
 
 A *run* is a directory holding ``test_metrics.json`` (a finished run) or ``.hydra/`` without
 it (failed, killed or still running: listed, never dropped); where each file lies in it is
-:class:`~jointsr.utils.rundir.RunDir`'s. A run whose files cannot be read
+:class:`~jointsr.runs.folder.RunDir`'s. A run whose files cannot be read
 is kept too, with the reason (``Run.error``).
 """
 
@@ -23,8 +23,8 @@ from hydra.errors import InstantiationException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from jointsr.evaluation import METRICS
-from jointsr.utils.rundir import RunDir
+from jointsr.evaluation.results import METRICS
+from jointsr.runs.folder import RunDir
 
 log = logging.getLogger("jointsr")
 

@@ -6,12 +6,22 @@ import csv
 import math
 from pathlib import Path
 
-from jointsr.evaluation import DEPTH_METRICS, METRICS
-from jointsr.paper_results import OUR_MODEL_TO_PAPER, PAPER_MODELS, PAPER_TITLES, paper_table
-from jointsr.report.aggregation import (BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, Comparison, Configuration,
-                                        LEVEL)
+from jointsr.evaluation.results import DEPTH_METRICS, METRICS
+from jointsr.evaluation.stats import Interval, Spread
+from jointsr.report.aggregation import (
+    BOOTSTRAP_REPLICATES,
+    BOOTSTRAP_SEED,
+    LEVEL,
+    Comparison,
+    Configuration,
+)
+from jointsr.report.published import (
+    OUR_MODEL_TO_PAPER,
+    PAPER_MODELS,
+    PAPER_TITLES,
+    paper_table,
+)
 from jointsr.report.runs import Run
-from jointsr.stats import Interval, Spread
 
 DASH = "–"
 

@@ -6,7 +6,7 @@ import h5py
 import pytest
 
 from conftest import require_data
-from jointsr.data.cli import main, run
+from jointsr.cli.data import main, run
 
 
 def test_prepare_then_verify_then_detect_a_corrupt_store(compose_cfg, tmp_path, capsys):

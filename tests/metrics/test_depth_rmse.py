@@ -11,9 +11,9 @@ import hydra
 import pytest
 
 from conftest import require_data
-from jointsr.eval import evaluate
-from jointsr.evaluation import DEPTH_METRICS, format_table
-from jointsr.evaluation import test_metrics as document_of
+from jointsr.cli.eval import evaluate
+from jointsr.evaluation.results import DEPTH_METRICS, format_table
+from jointsr.evaluation.results import test_metrics as document_of
 
 
 def _rows(*values):

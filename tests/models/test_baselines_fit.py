@@ -14,8 +14,8 @@ from torch.utils.data import DataLoader
 from conftest import compose_config, require_data
 from jointsr.functional.imresize import imresize
 from jointsr.metrics.protocol import psnr
-from jointsr.train import train
-from jointsr.utils.run import build_model
+from jointsr.cli.train import train
+from jointsr.training.build import build_model
 
 #: per model: small widths (each fit takes seconds; the loss and every switch stay the
 #: model's own), Adam's rate, the steps, and what it must reach on its training crops

@@ -7,7 +7,6 @@ method.md section 11), never by calling the code under test a second time.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import torch

@@ -188,7 +188,7 @@ def test_equalized_rates_are_one_over_the_square_root_of_each_convolutions_fan_i
 def test_the_optimiser_steps_each_group_at_its_scaled_rate():
     from functools import partial
 
-    from jointsr.lit import build_optimizer
+    from jointsr.training.module import build_optimizer
 
     net = JointSR(scale=2, k=8, K=3, equalized_lr=True)
     optimizer = build_optimizer(partial(torch.optim.Adam, lr=1e-4), net)

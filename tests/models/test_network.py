@@ -9,7 +9,7 @@ import torch
 
 from jointsr import CONFIG_DIR
 from jointsr.models.network import SRNetwork
-from jointsr.utils.run import build_model
+from jointsr.training.build import build_model
 from conftest import compose_config
 
 MODELS = sorted(p.stem for p in (Path(CONFIG_DIR) / "model").glob("*.yaml") if p.stem != "base")

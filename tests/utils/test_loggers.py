@@ -7,9 +7,9 @@ from __future__ import annotations
 import csv
 
 from conftest import compose_config, require_data
-from jointsr.train import train
-from jointsr.utils.loggers import RunLogger
-from jointsr.utils.rundir import RunDir
+from jointsr.cli.train import train
+from jointsr.training.loggers import RunLogger
+from jointsr.runs.folder import RunDir
 
 
 def _rows(run: RunDir) -> list[dict]:

@@ -11,9 +11,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from conftest import compose_config, require_data
-from jointsr.eval import evaluate
-from jointsr.train import train
-from jointsr.utils.rundir import RunDir, parse_timed_checkpoint, timed_checkpoint_name
+from jointsr.cli.eval import evaluate
+from jointsr.cli.train import train
+from jointsr.runs.folder import RunDir, parse_timed_checkpoint, timed_checkpoint_name
 
 TINY = ["model.net.k=8", "model.net.K=3", "logger=csv", "debug=fast", "callbacks.rich_progress_bar=null",
         "data.max_test_images=1", "data.test_crop=64"]
@@ -100,7 +100,7 @@ def test_the_config_groups_place_files_where_rundir_says(tmp_path):
 
 def test_a_logger_that_would_write_elsewhere_is_refused(tmp_path):
     from jointsr.errors import ConfigError
-    from jointsr.utils.loggers import RunLogger
+    from jointsr.training.loggers import RunLogger
 
     with pytest.raises(ConfigError, match="name=csv"):
         RunLogger(tmp_path, name="lightning_logs")

@@ -32,7 +32,7 @@ model_args() {
     jointsr_paper_fp32) echo "model=jointsr_paper trainer.precision=32-true" ;;
     jointsr_paper_raw) echo "model=jointsr_paper trainer.precision=bf16-mixed model.net.equalized_lr=false model.warmup_steps=0" ;;
     lmcsc|djf|coista) echo "model=$1 model.channels_last=true" ;;
-    jointsr) echo "model=jointsr model.optimizer.lr=1e-3 model.scheduler={_target_:jointsr.lit.warmup_cosine,_partial_:true,warmup_steps:50}" ;;
+    jointsr) echo "model=jointsr model.optimizer.lr=1e-3 model.scheduler={_target_:jointsr.training.module.warmup_cosine,_partial_:true,warmup_steps:50}" ;;
     *) echo "equal_steps/run.sh: unknown model $1" >&2; exit 2 ;;
   esac
 }

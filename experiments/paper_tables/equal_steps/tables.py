@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[2]))  # the repository, for jointsr.stats
+sys.path.insert(0, str(HERE.parents[2]))  # the repository, for jointsr.evaluation.stats
 
-from jointsr.stats import paired_t_interval  # noqa: E402
+from jointsr.evaluation.stats import paired_t_interval  # noqa: E402
 
 MODELS = ("jointsr_paper", "jointsr_paper_raw", "lmcsc", "djf", "coista", "jointsr")
 TITLES = {"jointsr_paper": "Proposed", "jointsr_paper_fp32": "Proposed, fp32",

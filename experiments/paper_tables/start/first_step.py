@@ -23,7 +23,7 @@ from hydra import compose, initialize_config_dir
 
 from jointsr import CONFIG_DIR
 from jointsr.models.network import equalized_scales
-from jointsr.utils.run import build_model
+from jointsr.training.build import build_model
 
 HERE = Path(__file__).resolve().parent
 

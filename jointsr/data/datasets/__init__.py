@@ -6,7 +6,7 @@ short names re-exported here (``jointsr.data.datasets.CAVE``).
 
 from jointsr.data.datasets.base import DatasetNotFoundError, GuidedSRDataset
 from jointsr.data.datasets.cave import CAVE
-from jointsr.data.datasets.depth import NYUv2, Lu6, Middlebury30, Middlebury2005, Sintel
+from jointsr.data.datasets.depth import Lu6, Middlebury30, Middlebury2005, NYUv2, Sintel
 from jointsr.data.datasets.pairs import FolderPairs
 from jointsr.data.datasets.rgbnir import RGBNIR
 

@@ -16,7 +16,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from jointsr.data.datasets.base import DatasetNotFoundError, DatasetSplitError, GuidedSRDataset
+from jointsr.data.datasets.base import (
+    DatasetNotFoundError,
+    DatasetSplitError,
+    GuidedSRDataset,
+)
 from jointsr.data.io import IMAGE_SUFFIXES
 
 

@@ -13,7 +13,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from jointsr.errors import CheckpointError, ConfigError
-from jointsr.utils.checkpoint import load_checkpoint, stored_model_config
+from jointsr.runs.checkpoint import load_checkpoint, stored_model_config
 
 log = logging.getLogger("jointsr")
 
@@ -34,11 +34,11 @@ ONE_PROCESS = {"devices": 1, "num_nodes": 1, "strategy": "auto"}
 
 def build_trainer(trainer_cfg: DictConfig, **kwargs) -> L.Trainer:
     """The Lightning trainer of ``trainer_cfg`` with its validation interval fitted to the run's
-    budget (:func:`~jointsr.utils.callbacks.validation_interval`; a note is logged when it
+    budget (:func:`~jointsr.training.callbacks.validation_interval`; a note is logged when it
     differs from the configured one); ``kwargs`` override the config (loggers, callbacks). A
-    logger that is also a callback (:class:`~jointsr.utils.loggers.RunLogger`) is added to the
+    logger that is also a callback (:class:`~jointsr.training.loggers.RunLogger`) is added to the
     callbacks."""
-    from jointsr.utils.callbacks import validation_interval
+    from jointsr.training.callbacks import validation_interval
 
     interval, note = validation_interval(trainer_cfg.get("val_check_interval", "auto"), trainer_cfg.get("max_steps"),
                                          trainer_cfg.get("max_time"))
@@ -61,7 +61,7 @@ def build_model(model_cfg: DictConfig) -> L.LightningModule:
 def load_checkpoint_model(ckpt_path: str | Path, expected_scale: int | None = None) -> L.LightningModule:
     """Rebuild the model a checkpoint of jointsr-train holds (its stored config) with its weights.
 
-    The file is read safely (:func:`~jointsr.utils.checkpoint.load_checkpoint`: tensors and
+    The file is read safely (:func:`~jointsr.runs.checkpoint.load_checkpoint`: tensors and
     plain values only). A file without the stored model config is refused rather than
     guessed at; ``expected_scale`` (the composed ``scale``) must match the network's.
     """

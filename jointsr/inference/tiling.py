@@ -27,7 +27,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from jointsr.utils.memory import SAFETY, available_bytes, forward_memory_line
+from jointsr.inference.memory import SAFETY, available_bytes, forward_memory_line
 
 log = logging.getLogger("jointsr")
 
@@ -237,7 +237,13 @@ class _progress_bar:
         if not self.enabled:
             return lambda: None
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
         self.bar = Progress(TextColumn("tiles"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                             console=Console(stderr=True), transient=True)

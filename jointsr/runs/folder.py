@@ -5,8 +5,8 @@ One ``jointsr-train`` or ``jointsr-eval`` job writes only under its Hydra run di
 
     <run>/
       .hydra/config.yaml, overrides.yaml, hydra.yaml   the composed job (Hydra writes them)
-      config_fingerprint.json                          its configuration (jointsr.sweep_guard)
-      csv/metrics.csv, csv/hparams.yaml                the CSV logger (jointsr.utils.loggers.RunLogger)
+      config_fingerprint.json                          its configuration (jointsr.runs.guard)
+      csv/metrics.csv, csv/hparams.yaml                the CSV logger (jointsr.training.loggers.RunLogger)
       csv/grids/epochEEEE_stepSSSSSSS.png              validation grids (bicubic | prediction | truth | error)
       checkpoints/last.ckpt                            the state to resume from (LastCheckpoint)
       checkpoints/stepSSSSSSS-psnrPP.PPP.ckpt          the best checkpoint on ``monitor``
@@ -32,7 +32,7 @@ from typing import Iterable
 CSV = "csv"
 #: the checkpoint callbacks' folder
 CHECKPOINTS = "checkpoints"
-#: the file :class:`~jointsr.utils.callbacks.LastCheckpoint` keeps up to date
+#: the file :class:`~jointsr.training.callbacks.LastCheckpoint` keeps up to date
 LAST_CHECKPOINT = "last.ckpt"
 #: timed checkpoints (train, ``callbacks=curve``) and their test metrics (eval, ``curve_dir=``)
 CURVE = "curve"
@@ -75,7 +75,7 @@ class RunDir:
 
     @property
     def fingerprint(self) -> Path:
-        """The configuration's fingerprint (:mod:`jointsr.sweep_guard`)."""
+        """The configuration's fingerprint (:mod:`jointsr.runs.guard`)."""
         return self.root / "config_fingerprint.json"
 
     # -- the CSV logger ------------------------------------------------------------------

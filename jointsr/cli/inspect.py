@@ -20,17 +20,21 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from jointsr import CONFIG_DIR
+from jointsr.cli.command import hydra_command
 from jointsr.data.io import read_image
-from jointsr.errors import ConfigError, InputError, MissingFileError, check_writable_folder, reports_user_errors, \
-    run_command
-from jointsr.evaluation import write_csv_atomic, write_json_atomic
+from jointsr.errors import (
+    ConfigError,
+    InputError,
+    MissingFileError,
+    check_writable_folder,
+)
+from jointsr.evaluation.results import write_csv_atomic, write_json_atomic
+from jointsr.inference.inputs import prepare_inputs, select_device, simulate_target
 from jointsr.inspection.analysis import Inspection, analyse
 from jointsr.inspection.figures import write_figures
 from jointsr.inspection.trace import check_inspectable, trace_network
-from jointsr.predict import prepare_inputs, select_device, simulate_target
-from jointsr.utils.run import load_checkpoint_model, set_threads
-from jointsr.utils.rundir import RunDir
+from jointsr.runs.folder import RunDir
+from jointsr.training.build import load_checkpoint_model, set_threads
 
 log = logging.getLogger("jointsr")
 
@@ -240,16 +244,7 @@ def inspect_checkpoint(cfg: DictConfig) -> dict:
     return summary
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="inspect")
-@reports_user_errors("inspect")
-def _hydra_main(cfg: DictConfig) -> None:
-    inspect_checkpoint(cfg)
-
-
-def main() -> None:
-    """``jointsr-inspect ckpt_path=... (target= | simulate= | data= image=) [guide=]``: user errors are one
-    line, status 2."""
-    run_command("inspect", _hydra_main)
+main = hydra_command("inspect", "inspect", inspect_checkpoint)
 
 
 if __name__ == "__main__":

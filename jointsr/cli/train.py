@@ -6,20 +6,32 @@ import logging
 import time
 from pathlib import Path
 
-from jointsr import CONFIG_DIR
 import hydra
 import lightning as L
 from omegaconf import DictConfig
 
-from jointsr.errors import ConfigError, check_writable_folder, reports_user_errors, run_command
-from jointsr.sweep_guard import check_same_config, record_config
-from jointsr.evaluation import format_table, tested_document, write_json_atomic
-from jointsr.utils.callbacks import training_minutes
-from jointsr.utils.checkpoint import check_training_checkpoint
-from jointsr.utils.rundir import RunDir
-from jointsr.utils.tracking import configure_wandb, log_checkpoint, log_test_table, start_runs
-from jointsr.utils.run import (ONE_PROCESS, build_model, build_trainer, closing_trackers, data_record,
-                               instantiate_group, set_threads)
+from jointsr.cli.command import hydra_command
+from jointsr.errors import ConfigError, check_writable_folder
+from jointsr.evaluation.results import format_table, tested_document, write_json_atomic
+from jointsr.runs.checkpoint import check_training_checkpoint
+from jointsr.runs.folder import RunDir
+from jointsr.runs.guard import check_same_config, record_config
+from jointsr.training.build import (
+    ONE_PROCESS,
+    build_model,
+    build_trainer,
+    closing_trackers,
+    data_record,
+    instantiate_group,
+    set_threads,
+)
+from jointsr.training.callbacks import training_minutes
+from jointsr.training.tracking import (
+    configure_wandb,
+    log_checkpoint,
+    log_test_table,
+    start_runs,
+)
 
 log = logging.getLogger("jointsr")
 
@@ -150,15 +162,7 @@ def _plain(cfg: DictConfig) -> dict:
     return OmegaConf.to_container(cfg, resolve=True)
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
-@reports_user_errors("train")
-def _hydra_main(cfg: DictConfig) -> float | None:
-    return train(cfg)
-
-
-def main() -> None:
-    """``jointsr-train [overrides]``: a user error is one line and exit status 2."""
-    run_command("train", _hydra_main)
+main = hydra_command("train", "train", train)
 
 
 if __name__ == "__main__":

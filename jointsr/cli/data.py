@@ -24,14 +24,14 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig
 
-from jointsr import CONFIG_DIR
-from jointsr.data.datasets import GuidedSRDataset
+from jointsr.cli.command import hydra_command
 from jointsr.data.checksums import find_checksums
+from jointsr.data.datasets import GuidedSRDataset
 from jointsr.data.download import progress_bar
 from jointsr.data.store import check_store, list_stores, read_attrs
-from jointsr.errors import ConfigError, reports_user_errors, run_command
+from jointsr.errors import ConfigError
 
-log = logging.getLogger("jointsr.data.cli")
+log = logging.getLogger("jointsr.cli.data")
 
 COMMANDS = ("prepare", "verify", "list")
 
@@ -149,12 +149,14 @@ def run(cfg: DictConfig) -> int:
     return {"prepare": prepare, "verify": verify, "list": list_stores_command}[cfg.command](cfg)
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="data_cli")
-@reports_user_errors("data")
-def _hydra_main(cfg: DictConfig) -> None:
+def run_and_exit(cfg: DictConfig) -> None:
+    """fetch the datasets, build and verify the training-patch stores."""
     status = run(cfg)
     if status:  # problems were reported: the exit status says so (Hydra drops return values)
         sys.exit(status)
+
+
+_hydra_command = hydra_command("data", "data_cli", run_and_exit)
 
 
 def main() -> None:
@@ -165,7 +167,7 @@ def main() -> None:
     argv = sys.argv[1:]
     if argv and not argv[0].startswith("-") and "=" not in argv[0]:
         sys.argv = [sys.argv[0], f"command={argv[0]}", *argv[1:]]
-    run_command("data", _hydra_main)
+    _hydra_command()
     sys.exit(0)
 
 

@@ -5,16 +5,30 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from jointsr import CONFIG_DIR
 import hydra
 import lightning as L
 from omegaconf import DictConfig, open_dict
 
-from jointsr.errors import ConfigError, MissingFileError, check_writable_folder, reports_user_errors, run_command
-from jointsr.evaluation import format_table, tested_document, write_csv_atomic, write_json_atomic
-from jointsr.utils.rundir import RunDir, timed_checkpoints
-from jointsr.utils.run import (ONE_PROCESS, build_model, build_trainer, closing_trackers, instantiate_group,
-                               load_checkpoint_model, recorded_data, set_threads)
+from jointsr import CONFIG_DIR
+from jointsr.cli.command import hydra_command
+from jointsr.errors import ConfigError, MissingFileError, check_writable_folder
+from jointsr.evaluation.results import (
+    format_table,
+    tested_document,
+    write_csv_atomic,
+    write_json_atomic,
+)
+from jointsr.runs.folder import RunDir, timed_checkpoints
+from jointsr.training.build import (
+    ONE_PROCESS,
+    build_model,
+    build_trainer,
+    closing_trackers,
+    instantiate_group,
+    load_checkpoint_model,
+    recorded_data,
+    set_threads,
+)
 
 log = logging.getLogger("jointsr")
 
@@ -44,8 +58,8 @@ def evaluate(cfg: DictConfig) -> dict:
             raise ConfigError(f"model={model.name} has trainable parameters: pass ckpt_path=<a checkpoint "
                               f"of jointsr-train> or pretrained=<task> (untrained weights would give "
                               f"meaningless numbers)")
-    if cfg.get("tile") is not None:  # inference tile (jointsr/tiling.py); a checkpoint's own is the default
-        from jointsr.tiling import check_tile
+    if cfg.get("tile") is not None:  # inference tile (jointsr/inference/tiling.py); a checkpoint's own is the default
+        from jointsr.inference.tiling import check_tile
 
         model.tile = check_tile(cfg.tile)
     loggers = instantiate_group(cfg.get("logger"))
@@ -63,7 +77,7 @@ def evaluate(cfg: DictConfig) -> dict:
 
 
 def evaluate_curve(cfg: DictConfig) -> dict:
-    """Test every checkpoint :class:`~jointsr.utils.callbacks.TimedCheckpoints` wrote into
+    """Test every checkpoint :class:`~jointsr.training.callbacks.TimedCheckpoints` wrote into
     ``cfg.curve_dir``. Writes into this run's folder only (the training run is read, never
     written): ``test_curve.csv`` (minutes, step, mean PSNR/SSIM and the checkpoint's path,
     which names the training run for jointsr-report) and each checkpoint's per-image metrics
@@ -124,7 +138,7 @@ def _explicit_keys() -> set[str]:
 def checkpoint_data(cfg: DictConfig, ckpt_path) -> DictConfig:
     """``cfg`` with the data a checkpoint was trained on, unless the command line chose it.
 
-    A checkpoint records its data (:func:`~jointsr.utils.run.data_record`): without
+    A checkpoint records its data (:func:`~jointsr.training.build.data_record`): without
     ``data=`` (or an ``experiment=``) the test runs on that dataset, and without ``scale=``
     at its scale; a degradation not set on the command line is the recorded one. A
     checkpoint without the record is refused unless ``data=`` names the dataset.
@@ -196,15 +210,12 @@ def _checkpoint_model(path, cfg: DictConfig) -> L.LightningModule:
     return model
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
-@reports_user_errors("eval")
-def _hydra_main(cfg: DictConfig) -> float:
+def evaluated_psnr(cfg: DictConfig) -> float:
+    """test a checkpoint or a parameter-free model; the mean PSNR is the value a sweeper optimises."""
     return evaluate(cfg)["mean"]["psnr"]
 
 
-def main() -> None:
-    """``jointsr-eval [overrides]``: a user error is one line and exit status 2."""
-    run_command("eval", _hydra_main)
+main = hydra_command("eval", "eval", evaluated_psnr)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,9 @@ import time
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.callbacks import ModelSummary, RichProgressBar
+from lightning.pytorch.callbacks import ModelCheckpoint, ModelSummary, RichProgressBar
 
-from jointsr.utils.rundir import LAST_CHECKPOINT, timed_checkpoint_name
+from jointsr.runs.folder import LAST_CHECKPOINT, timed_checkpoint_name
 
 
 class TrainingClock:
@@ -83,7 +82,7 @@ class TimedCheckpoints(L.Callback):
     """Saves the weights every ``every_minutes`` of fit time, for test PSNR against minutes.
 
     Files are ``DIRPATH/minutes0004.00-step0000812.ckpt``
-    (:func:`~jointsr.utils.rundir.timed_checkpoint_name`: minutes of training on the clock
+    (:func:`~jointsr.runs.folder.timed_checkpoint_name`: minutes of training on the clock
     of ``trainer.max_time`` when set, which counts on across a resumed run, else since this
     fit started; then the step), one at the start, one per interval and one at the end;
     ``jointsr-eval curve_dir=DIRPATH`` tests them all and writes ``test_curve.csv`` into its own

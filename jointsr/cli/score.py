@@ -15,14 +15,14 @@ crop is reported. Any other size difference is refused.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from jointsr.cli.command import USER_ERROR_STATUS, report
 from jointsr.data.io import IMAGE_SUFFIXES
-from jointsr.errors import USER_ERROR_STATUS, InputError, MissingFileError, UserError, report
+from jointsr.errors import InputError, MissingFileError, UserError
 
 #: largest ground-truth excess (pixels per side) taken as a modcrop remainder (a scale <= 16)
 MODCROP_SLACK = 15
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(USER_ERROR_STATUS)
     print(format_scores(document))
     if args.json is not None:
-        from jointsr.evaluation import write_json_atomic
+        from jointsr.evaluation.results import write_json_atomic
 
         print(f"wrote {write_json_atomic(args.json, document)}")
     sys.stdout.flush()

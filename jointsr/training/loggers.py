@@ -11,11 +11,11 @@ import lightning as L
 from lightning.pytorch.loggers import CSVLogger
 
 from jointsr.errors import ConfigError
-from jointsr.utils.rundir import CSV, RunDir
+from jointsr.runs.folder import CSV, RunDir
 
 
 class RunLogger(CSVLogger, L.Callback):
-    """Lightning's CSV logger writing into a :class:`~jointsr.utils.rundir.RunDir`
+    """Lightning's CSV logger writing into a :class:`~jointsr.runs.folder.RunDir`
     (``csv/metrics.csv``, ``csv/hparams.yaml``, ``csv/grids/``) that keeps a killed run's rows
     when the run resumes.
 
@@ -148,7 +148,7 @@ def _read_rows(path: Path) -> list[dict]:
 
 def _write_rows(path: Path, rows: list[dict]) -> list[str]:
     """Write ``rows`` atomically with the sorted union of their columns; returns the columns."""
-    from jointsr.evaluation import write_csv_atomic
+    from jointsr.evaluation.results import write_csv_atomic
 
     keys = sorted({key for row in rows for key in row})
     write_csv_atomic(path, rows, keys)

@@ -49,8 +49,6 @@ COMMANDS = {
 #: config options that only other configs build on (``defaults: [base]``): never a choice
 INTERNAL = {"base"}
 SCALES = re.compile(r"^(scale)=(\d+(?:,\d+)*)$")
-#: the per-task experiment files before the protocols took data= and scale= (issue 15)
-RETIRED_TASKS = re.compile(r"^(paper|budget)_(cave|nir)_x(\d+)$")
 
 _command = {"name": None}
 
@@ -108,12 +106,6 @@ def normalise(args: list[str]) -> list[str]:
             arg = "scale=" + ",".join(f"x{value}" for value in found.group(2).split(","))
         key, _, value = arg.partition("=")
         group = key.lstrip("+~")
-        for option in value.split(",") if group == "experiment" else ():
-            retired = RETIRED_TASKS.match(option)
-            if retired:
-                protocol, data, scale = retired.groups()
-                raise ConfigError(f"experiment={option} is now experiment={protocol}_protocol "
-                                  f"data={'rgbnir' if data == 'nir' else data} scale=x{scale}")
         if value in INTERNAL and (Path(CONFIG_DIR) / group / f"{value}.yaml").is_file():
             raise ConfigError(f"{group}={value} is the internal base of every {group} config, not one to "
                               f"choose: use one of {', '.join(group_options(group))}")

@@ -27,7 +27,7 @@ from pathlib import Path
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from jointsr.utils.rundir import RunDir
+from jointsr.runs.folder import RunDir
 
 log = logging.getLogger("jointsr")
 

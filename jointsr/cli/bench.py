@@ -32,16 +32,15 @@ import statistics
 import time
 from typing import Callable
 
-import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
-from jointsr import CONFIG_DIR
-from jointsr.errors import ConfigError, reports_user_errors, run_command
-from jointsr.lit import build_optimizer, network_loss, training_autocast
-from jointsr.utils.run import build_model, set_threads
+from jointsr.cli.command import hydra_command
+from jointsr.errors import ConfigError
+from jointsr.training.build import build_model, set_threads
+from jointsr.training.module import build_optimizer, network_loss, training_autocast
 
 log = logging.getLogger("jointsr")
 
@@ -147,7 +146,7 @@ class _Path:
     """One way of running the same training step: its own copy of the network and optimiser."""
 
     def __init__(self, name: str, model, batch: dict) -> None:
-        from jointsr.fast import CompiledNetwork
+        from jointsr.training.fast import CompiledNetwork
 
         self.name = name
         self.net = copy.deepcopy(model.net).train()
@@ -292,7 +291,7 @@ def _infer_child(queue, model_cfg: dict, height: int, width: int, channels: int,
     _exit_with_parent()
     try:
         torch.set_num_threads(threads)
-        from jointsr.tiling import forward_any_size
+        from jointsr.inference.tiling import forward_any_size
 
         net = build_model(OmegaConf.create(model_cfg)).net.eval()
         scale = int(net.scale)
@@ -422,15 +421,7 @@ def bench(cfg: DictConfig) -> dict:
     return result
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="bench")
-@reports_user_errors("bench")
-def _hydra_main(cfg: DictConfig) -> None:
-    bench(cfg)
-
-
-def main() -> None:
-    """``jointsr-bench [overrides]``: a user error is one line and exit status 2."""
-    run_command("bench", _hydra_main)
+main = hydra_command("bench", "bench", bench)
 
 
 if __name__ == "__main__":

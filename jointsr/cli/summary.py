@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 
-from jointsr import CONFIG_DIR
-import hydra
 import torch
 from omegaconf import DictConfig
 from torch.utils.flop_counter import FlopCounterMode
 
-from jointsr.errors import reports_user_errors, run_command
-from jointsr.utils.run import build_model
+from jointsr.cli.command import hydra_command
+from jointsr.training.build import build_model
 
 
 def summarise(cfg: DictConfig) -> dict:
@@ -40,15 +38,7 @@ def summarise(cfg: DictConfig) -> dict:
     return result
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="summary")
-@reports_user_errors("summary")
-def _hydra_main(cfg: DictConfig) -> None:
-    summarise(cfg)
-
-
-def main() -> None:
-    """``jointsr-summary [overrides]``: a user error is one line and exit status 2."""
-    run_command("summary", _hydra_main)
+main = hydra_command("summary", "summary", summarise)
 
 
 if __name__ == "__main__":

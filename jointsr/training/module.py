@@ -13,14 +13,14 @@ import torch
 import torch.nn.functional as F
 
 from jointsr.errors import ConfigError, check_choice, check_int
+from jointsr.evaluation.results import mean_metrics
 from jointsr.functional.imresize import imresize
-from jointsr.evaluation import mean_metrics
+from jointsr.inference.tiling import check_tile, forward_any_size
 from jointsr.metrics.images import ImageMetrics
 from jointsr.metrics.protocol import DEPTH_BORDER
 from jointsr.models.network import SRNetwork
-from jointsr.tiling import check_tile, forward_any_size
-from jointsr.utils.callbacks import budget_timer
-from jointsr.utils.loggers import RunLogger
+from jointsr.training.callbacks import budget_timer
+from jointsr.training.loggers import RunLogger
 
 log = logging.getLogger("jointsr")
 
@@ -100,7 +100,7 @@ class SRModule(L.LightningModule):
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.scheduler_interval, self.grid_index = scheduler_interval, grid_index
         self.calibration_patches = calibration_patches
-        # the fused training step (jointsr/fast.py) and the inference tile (jointsr/tiling.py)
+        # the fused training step (jointsr/training/fast.py) and the inference tile (jointsr/inference/tiling.py)
         self.compile_network, self.tile = bool(compile), check_tile(tile)
         self.channels_last = bool(channels_last)  # train in the NHWC layout (weights and patches)
         self.warmup_steps = check_int("model.warmup_steps", warmup_steps, 0)
@@ -157,11 +157,11 @@ class SRModule(L.LightningModule):
     @property
     def training_network(self):
         """What the training step calls: the network, or with ``compile`` its compiled
-        forward (:class:`~jointsr.fast.CompiledNetwork`, same weights, eager fallback)."""
+        forward (:class:`~jointsr.training.fast.CompiledNetwork`, same weights, eager fallback)."""
         if not self.compile_network:
             return self.net
         if self._compiled is None:
-            from jointsr.fast import CompiledNetwork
+            from jointsr.training.fast import CompiledNetwork
 
             self._compiled = CompiledNetwork(self.net)
         return self._compiled

@@ -95,7 +95,7 @@ def _migrated(stored: dict) -> dict:
 
 
 #: callables a stored model config may name besides classes (checked by :func:`_buildable`)
-_ALLOWED_FUNCTIONS = {"jointsr.lit.warmup_cosine"}
+_ALLOWED_FUNCTIONS = {"jointsr.training.module.warmup_cosine"}
 
 
 def _targets(node: Any, key: str):

@@ -10,14 +10,35 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
 
-from jointsr.report.aggregation import Comparison, Configuration, choose_reference, compare, configurations
-from jointsr.report.plots import DEFAULT_DPI, plot_ablation, plot_curves, plot_grids, plot_params
+from jointsr.report.aggregation import (
+    Comparison,
+    Configuration,
+    choose_reference,
+    compare,
+    configurations,
+)
+from jointsr.report.plots import (
+    DEFAULT_DPI,
+    plot_ablation,
+    plot_curves,
+    plot_grids,
+    plot_params,
+)
 from jointsr.report.references import bicubic_reference
 from jointsr.report.runs import Run, count_parameters, find_runs, not_started
-from jointsr.report.tables import (fmt_budget, fmt_range, fmt_spread, md_table, relative, task_markdown,
-                                   write_comparisons_csv, write_configurations_csv, write_report_csv,
-                                   write_runs_csv)
-from jointsr.utils.rundir import RunDir
+from jointsr.report.tables import (
+    fmt_budget,
+    fmt_range,
+    fmt_spread,
+    md_table,
+    relative,
+    task_markdown,
+    write_comparisons_csv,
+    write_configurations_csv,
+    write_report_csv,
+    write_runs_csv,
+)
+from jointsr.runs.folder import RunDir
 
 log = logging.getLogger("jointsr")
 

@@ -1,5 +1,0 @@
-import sys
-
-from jointsr.report.cli import main
-
-sys.exit(main())
