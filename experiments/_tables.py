@@ -1,6 +1,6 @@
 """Helpers the studies' ``tables.py`` share: reading committed files, Markdown tables, number
 formats, the paired t-test over seeds and the F-test of two variances (``experiments/check_studies.py``
-runs them). The t and F distributions are ``jointsr.evaluation.stats``'s (plain Python, no SciPy).
+runs them). The t distribution is ``jointsr.evaluation.stats``'s, the F distribution SciPy's.
 
 A study's ``tables.py`` puts ``experiments/`` on the path to import it::
 
@@ -17,7 +17,9 @@ import math
 import statistics
 from pathlib import Path
 
-from jointsr.evaluation.stats import regularized_incomplete_beta, t_cdf, t_quantile
+from scipy.stats import f as fisher
+
+from jointsr.evaluation.stats import t_cdf, t_quantile
 
 
 def read_csv(path: str | Path) -> list[dict]:
@@ -106,9 +108,7 @@ def pearson(x: list[float], y: list[float]) -> float:
 
 
 def variance_ratio_p(a: list[float], b: list[float]) -> tuple[float, float]:
-    """``(var(a) / var(b), two-sided p)`` of the F-test that both samples have one variance;
-    the F CDF is ``I_x(d1 / 2, d2 / 2)`` at ``x = d1 F / (d1 F + d2)``."""
+    """``(var(a) / var(b), two-sided p)`` of the F-test that both samples have one variance."""
     ratio = statistics.variance(a) / statistics.variance(b)
-    d1, d2 = len(a) - 1, len(b) - 1
-    below = regularized_incomplete_beta(d1 * ratio / (d1 * ratio + d2), d1 / 2, d2 / 2)
+    below = float(fisher.cdf(ratio, len(a) - 1, len(b) - 1))
     return ratio, min(1.0, 2 * min(below, 1 - below))

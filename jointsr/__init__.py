@@ -21,3 +21,12 @@ def patch_side(scale: int, minimum: int, lr_minimum: int) -> int:
 
 if not OmegaConf.has_resolver("patch_side"):
     OmegaConf.register_new_resolver("patch_side", patch_side)
+
+
+def _register_schemas() -> None:
+    from jointsr.configs import register
+
+    register()
+
+
+_register_schemas()

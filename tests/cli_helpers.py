@@ -11,15 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import tomllib
 import torch
+from conftest import DATA_DIR, require_data
 from hydra.core.global_hydra import GlobalHydra
 
-from conftest import DATA_DIR, require_data
-
-#: console entry points by command name (what pyproject.toml installs)
-COMMANDS = {"train": "jointsr.cli.train", "eval": "jointsr.cli.eval", "predict": "jointsr.cli.predict", "bench": "jointsr.cli.bench",
-            "data": "jointsr.cli.data", "inspect": "jointsr.cli.inspect", "score": "jointsr.cli.score",
-            "summary": "jointsr.cli.summary"}
+#: console entry points by command name, as pyproject.toml installs them (``jointsr-train`` -> the
+#: module of its ``main``): a new command is picked up from its pyproject.toml line
+with open(Path(__file__).resolve().parent.parent / "pyproject.toml", "rb") as _pyproject:
+    COMMANDS = {script.removeprefix("jointsr-"): target.split(":")[0]
+                for script, target in tomllib.load(_pyproject)["project"]["scripts"].items()}
 
 
 @dataclass

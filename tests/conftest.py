@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -21,15 +23,41 @@ os.environ.setdefault("JOINTSR_COMPILE", "false")
 DATA_DIR = Path(_DATA_ENV).expanduser() if _DATA_ENV else Path("JOINTSR_DATA_DIR-is-not-set")
 
 
+# JOINTSR_REQUIRE_DATA=1 (CI sets it): a test that needs the real data fails without it, never skips
+_REQUIRED = os.environ.get("JOINTSR_REQUIRE_DATA") == "1"
+
+
 def require_data(*parts: str) -> Path:
-    """The real dataset folder (or file) under ``$JOINTSR_DATA_DIR``, or skip the test saying
-    what is missing."""
+    """The real dataset folder (or file) under ``$JOINTSR_DATA_DIR``; without it the test is
+    skipped saying what is missing, or fails where the data is required (CI)."""
+    missing = pytest.fail if _REQUIRED else pytest.skip
     if not _DATA_ENV:
-        pytest.skip("real data: set JOINTSR_DATA_DIR to the data folder (make test sets it)")
+        missing("real data: set JOINTSR_DATA_DIR to the data folder (make test sets it)")
     path = DATA_DIR.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"real data not found at {path}: set JOINTSR_DATA_DIR to the shared data folder")
+        missing(f"real data not found at {path}: set JOINTSR_DATA_DIR to the shared data folder")
     return path
+
+
+def pytest_sessionstart(session):
+    """Where the data is required, a missing data folder stops the run before any test."""
+    if _REQUIRED and not (_DATA_ENV and DATA_DIR.is_dir()):
+        raise pytest.UsageError(f"JOINTSR_REQUIRE_DATA=1 but JOINTSR_DATA_DIR={_DATA_ENV!r} is not a folder: "
+                                f"point it at the shared data folder")
+
+
+@contextlib.contextmanager
+def refused_at_instantiation(match: str):
+    """Expect ``hydra.utils.instantiate`` to refuse a config value: Hydra's
+    InstantiationException whose cause is our ConfigError, its message matching ``match``."""
+    from hydra.errors import InstantiationException
+
+    from jointsr.errors import ConfigError
+
+    with pytest.raises(InstantiationException) as caught:
+        yield caught
+    assert isinstance(caught.value.__cause__, ConfigError), repr(caught.value.__cause__)
+    assert re.search(match, str(caught.value.__cause__)), str(caught.value.__cause__)
 
 
 def compose_config(config_name: str, overrides: list[str], output_dir: Path) -> DictConfig:

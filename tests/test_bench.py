@@ -7,21 +7,22 @@ import json
 
 import pytest
 import torch
-from torch.utils.flop_counter import FlopCounterMode
-
 from cli_helpers import run_main
 from conftest import compose_config
+from torch.utils.flop_counter import FlopCounterMode
+
 from jointsr.training.build import build_model
 
 SMOKE = ["model.net.k=4", "train.batch_size=2", "train.patch=16", "train.warmup=1", "train.repeats=2",
-         "train.limit_repeats=2", "train.paths=[eager,channels_last]", "infer.sizes=[[64,48]]", "infer.tile=32"]
+         "train.paths=[eager,channels_last]", "infer.sizes=[[64,48]]", "infer.tile=32"]
 
 
+@pytest.mark.slow
 def test_bench_prints_a_table_then_one_consistent_json_line(tmp_path, capsys, monkeypatch):
     result = run_main("bench", [*SMOKE, f"hydra.run.dir={tmp_path / 'run'}"], capsys, monkeypatch)
     assert result.code == 0, result.err[-2000:]
     lines = result.out.strip().splitlines()
-    assert "conv roofline" in result.out and "memory ceiling" in result.out
+    assert "ms/step" in result.out and "inference HR" in result.out
     document = json.loads(lines[-1])
     assert document["model"] == "jointsr" and document["scale"] == 4
     train = document["train"]
@@ -30,18 +31,13 @@ def test_bench_prints_a_table_then_one_consistent_json_line(tmp_path, capsys, mo
     assert train["training_path"] == "channels_last"
     assert train["steps_per_s"] == train["paths"]["channels_last"]["steps_per_s"]
     assert train["eager_steps_per_s"] == train["paths"]["eager"]["steps_per_s"]
-    assert train["bound"] in ("compute", "memory")
-    assert train["limit_seconds"] == max(train["compute_seconds"], train["memory_seconds"])
-    assert (train["bound"] == "compute") == (train["compute_seconds"] >= train["memory_seconds"])
-    assert train["compute_seconds"] == pytest.approx(
-        train["flops_per_step"] / (train["conv_roofline"]["gflops_per_s"] * 1e9))
-    assert train["memory_seconds"] == pytest.approx(train["bytes_per_step"] / (train["triad"]["gb_per_s"] * 1e9))
+    assert train["batch"] == [2, 1, 16, 16]
     for row in train["paths"].values():
         assert row["steps_per_s"] == pytest.approx(1 / row["seconds_per_step"])
-        assert row["limit_ratio"] == pytest.approx(train["limit_seconds"] / row["seconds_per_step"])
         assert row["hr_pixels_per_s"] == pytest.approx(2 * 16 * 16 * row["steps_per_s"])
         assert row["gflops_per_s"] == pytest.approx(train["flops_per_step"] / row["seconds_per_step"] / 1e9)
-    assert train["triad"]["bytes"] == 3 * 4 * train["triad"]["elements"]
+    # the machine's limits are a study's (experiments/performance/limits.py), not the command's
+    assert not {"conv_roofline", "triad", "bytes_per_step", "bound", "limit_ratio"} & set(train)
 
     # FLOPs of a step: forward + backward, about 3 forward passes (no input gradient of the
     # first layers), counted here independently on the same network and batch shape
@@ -49,8 +45,6 @@ def test_bench_prints_a_table_then_one_consistent_json_line(tmp_path, capsys, mo
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         net(torch.rand(2, 1, 4, 4), torch.rand(2, 1, 16, 16))
     assert 2.0 * counter.get_total_flops() < train["flops_per_step"] <= 3.0 * counter.get_total_flops()
-    # every operator's tensors: at least the forward's output and the batch, read and written
-    assert train["bytes_per_step"] > 4 * (2 * 16 * 16 * 3)
 
     (row,) = document["infer"]
     assert row["hr_shape"] == [64, 48] and row["tile"] == 32
@@ -65,10 +59,11 @@ def test_an_unknown_path_is_one_line(tmp_path, capsys, monkeypatch):
     assert "turbo" in result.error_lines[0] and "eager" in result.error_lines[0]
 
 
+@pytest.mark.slow
 def test_bf16_paths_step_in_bfloat16_and_follow_the_training_precision(tmp_path, capsys, monkeypatch):
     """A path ending in bf16 runs the step under autocast (the convolutions' outputs in
     bfloat16, the weights fp32); with precision=bf16-mixed it is the path jointsr-train runs."""
-    from jointsr.cli.bench import _Path
+    from jointsr.training.benchmark import TrainingPath
 
     paths = "train.paths=[channels_last,channels_last+bf16]"
     result = run_main("bench", [*SMOKE, paths, "precision=bf16-mixed", f"hydra.run.dir={tmp_path / 'run'}"],
@@ -82,7 +77,7 @@ def test_bf16_paths_step_in_bfloat16_and_follow_the_training_precision(tmp_path,
     hr = torch.rand(2, 1, 16, 16)
     batch = {"hr": hr, "lr": torch.nn.functional.avg_pool2d(hr, 4), "guide": torch.rand(2, 1, 16, 16)}
     for name, dtype in (("channels_last", torch.float32), ("channels_last+bf16", torch.bfloat16)):
-        row = _Path(name, model, batch)
+        row = TrainingPath(name, model, batch)
         seen = []
         row.net.dictionary.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
         row.step()

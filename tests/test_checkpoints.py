@@ -8,9 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-from cli_helpers import assert_user_error, malicious_checkpoint, run_folder_files, run_main
+from cli_helpers import (
+    assert_user_error,
+    malicious_checkpoint,
+    run_folder_files,
+    run_main,
+)
 from conftest import compose_config, require_data
+
 from jointsr.data.io import write_image
 from jointsr.runs.checkpoint import load_checkpoint
 
@@ -32,6 +37,7 @@ def real_checkpoint(tmp_path_factory) -> Path:
     return run / "checkpoints" / "last.ckpt"
 
 
+@pytest.mark.slow
 def test_the_planted_checkpoint_does_run_code_when_unpickled(real_checkpoint, tmp_path):
     """The test's premise: loading the planted file the old way executes its payload."""
     marker = tmp_path / "marker"

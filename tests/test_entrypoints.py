@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import compose_config, refused_at_instantiation, require_data
 from omegaconf import OmegaConf
 
-from conftest import compose_config, require_data
-from jointsr.errors import ConfigError
 from jointsr.cli.eval import evaluate
 from jointsr.cli.summary import summarise
 from jointsr.cli.train import train
+from jointsr.errors import ConfigError
 from jointsr.runs.folder import RunDir
 from jointsr.training.build import load_checkpoint_model
 
@@ -49,10 +49,11 @@ def test_wrong_patch_size_names_both_values(compose_cfg):
     import hydra
 
     cfg = compose_cfg("train", ["scale=x8", "data.patch_size=44"])
-    with pytest.raises(Exception, match="patch_size=44.*scale=8"):
+    with refused_at_instantiation("patch_size=44.*scale=8"):
         hydra.utils.instantiate(cfg.data)
 
 
+@pytest.mark.slow
 def test_fast_dev_run_on_real_rgbnir(compose_cfg, tmp_path):
     require_data("rgbnir")
     cfg = compose_cfg("train", TINY + ["debug=fast", "+trainer.fast_dev_run=true"])
@@ -63,6 +64,7 @@ def test_fast_dev_run_on_real_rgbnir(compose_cfg, tmp_path):
     assert [row["name"] for row in document["per_image"]] == ["urban/0004"]
 
 
+@pytest.mark.slow
 def test_short_fit_checkpoints_logs_and_tests_the_best(compose_cfg, tmp_path):
     require_data("rgbnir")
     cfg = compose_cfg("train", TINY + ["debug=fast", "trainer.max_steps=6", "trainer.val_check_interval=3"])
@@ -83,6 +85,7 @@ def test_short_fit_checkpoints_logs_and_tests_the_best(compose_cfg, tmp_path):
     assert all(set(row) == {"name", "psnr", "ssim", "ssim_plain"} for row in document["per_image"])
 
 
+@pytest.mark.slow
 def test_an_unfinished_run_continues_from_its_last_checkpoint(compose_cfg, tmp_path, caplog):
     """A killed job (last.ckpt, no test_metrics.json) run again resumes instead of restarting."""
     require_data("rgbnir")
@@ -109,6 +112,7 @@ def test_an_unfinished_run_continues_from_its_last_checkpoint(compose_cfg, tmp_p
     assert len(minutes) >= 4 and minutes == sorted(minutes), minutes  # the budget's clock went on
 
 
+@pytest.mark.slow
 def test_eval_of_a_trained_checkpoint_rebuilds_its_model(compose_cfg, tmp_path):
     require_data("rgbnir")
     cfg = compose_cfg("train", TINY + ["debug=fast", "trainer.max_steps=2", "trainer.val_check_interval=2", "test=false"])
@@ -125,6 +129,7 @@ def test_eval_of_a_trained_checkpoint_rebuilds_its_model(compose_cfg, tmp_path):
         evaluate(compose_cfg("eval", [f"ckpt_path={ckpt}"]))
 
 
+@pytest.mark.slow
 def test_timed_checkpoints_give_a_test_curve(compose_cfg, tmp_path):
     """callbacks=curve saves weights on a wall-clock interval; jointsr-eval curve_dir= tests each."""
 
@@ -222,6 +227,7 @@ def test_summary_counts_params_and_flops(compose_cfg, capsys):
     assert result["flops_per_hr_pixel"] > 0
 
 
+@pytest.mark.slow
 def test_console_script_runs_as_a_hydra_app(tmp_path):
     """The installed command line, with overrides, writes into its Hydra run directory."""
     script = Path(sys.executable).parent / "jointsr-summary"

@@ -12,13 +12,13 @@ from pathlib import Path
 import hydra
 import pytest
 import torch
+from conftest import compose_config, require_data
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
-from conftest import compose_config, require_data
 from jointsr import CONFIG_DIR
 from jointsr.cli.train import train
 
@@ -138,26 +138,6 @@ def test_srfbn_is_trained_with_l1_averaged_over_its_feedback_outputs_under_the_p
     with torch.no_grad():
         prediction = mse_model.net(batch["lr"], batch["guide"])
         torch.testing.assert_close(mse_model.training_step(batch, 0), (prediction - batch["hr"]).square().mean())
-
-
-def test_the_paper_tables_script_trains_jointsr_fast_with_its_own_recipe_and_the_rest_as_published():
-    """experiments/paper_tables/run.sh: the JointSR-fast row gets exactly model=jointsr's own
-    optimiser and schedule (under the paper's data protocol); the other rows the protocol's;
-    every row a step budget (no clock), its own from budget.json."""
-    import shlex
-
-    script = (Path(CONFIG_DIR).parent / "experiments" / "paper_tables" / "run.sh").read_text()
-    recipe = shlex.split(re.search(r"fast_recipe=\((.*?)\)\n", script, re.S).group(1))
-    common = shlex.split(re.search(r"common=\((.*?)\)\n", script, re.S).group(1))
-    assert "for model in ${MODELS:-jointsr_paper lmcsc coista djf srfbn jointsr}; do" in script
-    assert "seeds=1,2,3" in script and "seeds=1,2 " in script and "trainer.max_time=null" in common
-    assert script.count('trainer.max_steps="$(steps ') == 2  # the baselines' loop and the fast row
-    fast = compose_with_hydra([*PAPER_CAVE_X4, "model=jointsr", *common, *recipe, "trainer.max_steps=900"])
-    own = compose_with_hydra(["model=jointsr"])
-    assert fast.model.optimizer == own.model.optimizer and fast.model.scheduler == own.model.scheduler
-    assert fast.data.val_holdout is False and fast.test_checkpoint == "last" and fast.trainer.max_time is None
-    proposed = compose_with_hydra([*PAPER_CAVE_X4, "model=jointsr_paper", *common])
-    assert proposed.model.optimizer.lr == pytest.approx(1e-4) and proposed.model.scheduler is None
 
 
 @pytest.mark.parametrize("data,scale", PAPER_TASKS)

@@ -7,10 +7,10 @@ import csv
 
 import pytest
 import torch
-
 from conftest import compose_config, require_data
-from jointsr.training.fast import CompiledNetwork
+
 from jointsr.cli.train import train
+from jointsr.training.fast import CompiledNetwork
 
 TINY = ["debug=fast", "logger=csv", "data=cave", "test=false", "model.net.k=4", "model.net.K=3",
         "trainer.max_steps=4", "trainer.val_check_interval=4", "trainer.log_every_n_steps=1",
@@ -22,6 +22,7 @@ def _losses(run) -> list[float]:
         return [float(row["train/loss"]) for row in csv.DictReader(stream) if row.get("train/loss")]
 
 
+@pytest.mark.slow
 def test_the_compiled_step_gives_the_eager_loss_curve(tmp_path, caplog):
     require_data("cave")
     train(compose_config("train", TINY + ["model.compile=false"], tmp_path / "eager"))

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hydra.core.global_hydra import GlobalHydra
-
 from cli_helpers import assert_user_error, run_main
 from conftest import compose_config, require_data
-from jointsr.functional.imresize import imresize, modcrop
+from hydra.core.global_hydra import GlobalHydra
+
 from jointsr.data.io import read_image, write_image
+from jointsr.functional.imresize import imresize, modcrop
 from jointsr.metrics.protocol import evaluate_pair
 from jointsr.runs.checkpoint import load_checkpoint
 

@@ -16,13 +16,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_helpers import (
+    assert_user_error,
+    corrupt_copy,
+    linked_dataset,
+    malicious_checkpoint,
+    run_folder_files,
+    run_main,
+    snapshot,
+)
+from conftest import compose_config, require_data
 from PIL import Image
 
-from cli_helpers import (assert_user_error, corrupt_copy, linked_dataset, malicious_checkpoint, run_folder_files,
-                         run_main, snapshot)
-from conftest import compose_config, require_data
-from jointsr.functional.imresize import imresize, modcrop
 from jointsr.data.io import read_image, write_image
+from jointsr.functional.imresize import imresize, modcrop
 
 TINY = ["model.net.k=8", "model.net.K=3", "logger=csv"]
 NO_GPU = pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
@@ -86,6 +93,7 @@ def predict_case(trained, pair, tmp_path, cli):
     return run
 
 
+@pytest.mark.slow
 def test_predict_refuses_an_existing_output_without_overwrite(predict_case):
     existing = predict_case.work / "sr.png"
     existing.write_bytes(b"the user's earlier result")
@@ -105,9 +113,15 @@ def test_predict_refuses_a_non_png_output_before_inference(predict_case):
     predict_case(expect=(".png",), out=predict_case.work / "sr.jpg")
 
 
-@pytest.mark.parametrize("bits", ["12", "sixteen"])
-def test_predict_refuses_bits_other_than_8_or_16(predict_case, bits):
-    predict_case(expect=(f"bits={bits}", "8 or 16"), extra=(f"bits={bits}",))
+def test_predict_refuses_bits_other_than_8_or_16(predict_case):
+    predict_case(expect=("bits=12", "8 or 16"), extra=("bits=12",))
+
+
+@pytest.mark.parametrize("override,expected_type", [("bits=sixteen", "Integer"), ("overwrite=maybe", "bool"),
+                                                    ("tile=big", "Integer"), ("max_memory_gb=lots", "Float")])
+def test_predict_refuses_a_value_of_the_wrong_type_when_composing(predict_case, override, expected_type):
+    """conf/predict.yaml is typed (jointsr/configs.py): the key, the value and the type it must have."""
+    predict_case(expect=(override, expected_type), extra=(override,))
 
 
 def test_predict_refuses_an_output_inside_a_file(predict_case):
@@ -402,6 +416,7 @@ def _command(name: str) -> list[str]:
     return [str(script)]
 
 
+@pytest.mark.slow
 def test_console_script_user_error_is_one_line_with_status_2(trained, pair, tmp_path):
     """The installed command line, as a user runs it: a malicious checkpoint."""
     marker = tmp_path / "marker"
@@ -414,6 +429,7 @@ def test_console_script_user_error_is_one_line_with_status_2(trained, pair, tmp_
     assert not marker.exists() and not (tmp_path / "sr.png").exists()
 
 
+@pytest.mark.slow
 def test_console_script_full_error_shows_the_traceback(tmp_path):
     """HYDRA_FULL_ERROR=1 keeps the traceback of a user error, for debugging."""
     env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
@@ -422,6 +438,7 @@ def test_console_script_full_error_shows_the_traceback(tmp_path):
     assert result.returncode == 1 and "Traceback" in result.stderr and "unknown command" in result.stderr
 
 
+@pytest.mark.slow
 def test_console_script_bad_override_is_one_line(tmp_path):
     result = subprocess.run(_command("eval") + ["modell=bicubic", f"hydra.run.dir={tmp_path / 'run'}"],
                             capture_output=True, text=True, timeout=120)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 
+import cli_helpers
 import numpy as np
 import pytest
 import torch
+from cli_helpers import assert_user_error, run_main
+from conftest import require_data
 from omegaconf import OmegaConf
 from PIL import Image
 
-import cli_helpers
-from cli_helpers import assert_user_error, run_main
-from conftest import require_data
 from jointsr.functional.imresize import imresize
 from jointsr.inspection import NoCodesError, analyse, trace_network, write_figures
 from jointsr.inspection.analysis import REGIMES, lesita_regimes
@@ -48,11 +48,12 @@ def scene(size: int = 24) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 def tiny_net(kind: str) -> torch.nn.Module:
     net = build_model(OmegaConf.create({"_target_": "jointsr.training.module.SRModule", "name": kind, "net": TINY[kind]})).net
     lr, guide, hr = scene()
-    if isinstance(net, JointSR):
+    if net.needs_calibration:
         net.calibrate(lr, guide, hr)  # the data-driven start of a training run: codes neither dead nor dense
     return net.eval()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", list(TINY))
 def test_every_figure_and_the_summary_of_a_tiny_network(kind, tmp_path):
     net = tiny_net(kind)
@@ -140,7 +141,8 @@ def test_lesita_regimes_partition_the_entries_and_give_lesita_back():
 
 def test_a_network_without_codes_is_refused():
     lr, guide, _ = scene()
-    with pytest.raises(NoCodesError, match="model=djf .* has no sparse codes"):
+    with pytest.raises(NoCodesError, match="^model=djf \\(DJF\\) has no sparse codes to inspect; jointsr-inspect reads "
+                                           "checkpoints of model=jointsr, jointsr_paper or lmcsc$"):
         trace_network(DJF(scale=SCALE), lr, guide, "djf")
 
 
@@ -149,7 +151,7 @@ def save_checkpoint(path, kind: str, net_cfg: dict | None = None):
     """A checkpoint as jointsr-train writes it (weights and the model config), for a tiny network."""
     cfg = {"_target_": "jointsr.training.module.SRModule", "name": kind, "net": net_cfg or TINY[kind]}
     model = build_model(OmegaConf.create(cfg))
-    if isinstance(model.net, JointSR):
+    if model.net.needs_calibration:
         lr, guide, hr = scene()
         model.net.calibrate(lr, guide, hr)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -178,6 +180,7 @@ def images(tmp_path):
             "lr": write_png(tmp_path / "lr.png", imresize(hr.double(), scale=0.5)[0, 0].numpy())}
 
 
+@pytest.mark.slow
 def test_the_command_simulates_the_protocol_and_writes_figures_and_summary(inspect_cli, images, tmp_path):
     ckpt = save_checkpoint(tmp_path / "train" / "checkpoints" / "last.ckpt", "factorised")
     result = inspect_cli(f"ckpt_path={ckpt}", f"simulate={images['hr']}", f"guide={images['guide']}")
@@ -193,6 +196,7 @@ def test_the_command_simulates_the_protocol_and_writes_figures_and_summary(inspe
     assert "PSNR (dB)" in result.out and "coupled" in result.out
 
 
+@pytest.mark.slow
 def test_an_lr_target_without_truth_gives_no_psnr_and_a_crop(inspect_cli, images, tmp_path):
     ckpt = save_checkpoint(tmp_path / "ckpt" / "lmcsc.ckpt", "lmcsc")
     result = inspect_cli(f"ckpt_path={ckpt}", f"target={images['lr']}", f"guide={images['guide']}", "crop=12",
@@ -233,6 +237,7 @@ def test_a_baseline_checkpoint_gets_a_one_line_message(inspect_cli, images, tmp_
     assert not (tmp_path / "run" / "inspect_summary.json").exists()
 
 
+@pytest.mark.slow
 def test_a_dataset_image_by_name(inspect_cli, tmp_path):
     require_data("cave")
     ckpt = save_checkpoint(tmp_path / "c.ckpt", "factorised")
@@ -246,6 +251,7 @@ def test_a_dataset_image_by_name(inspect_cli, tmp_path):
     assert summary["hr_size"] == [24, 24] and summary["psnr"]["output"] is not None
 
 
+@pytest.mark.slow
 def test_wandb_gets_every_figure_and_the_numbers_and_is_always_finished(inspect_cli, images, tmp_path, monkeypatch):
     import sys
     import types

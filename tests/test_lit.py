@@ -9,10 +9,10 @@ import hydra
 import lightning as L
 import pytest
 import torch
+from conftest import compose_config, refused_at_instantiation, require_data
 
-from conftest import compose_config, require_data
-from jointsr.errors import ConfigError
 from jointsr.cli.train import train
+from jointsr.errors import ConfigError
 from jointsr.training.build import build_model, load_checkpoint_model
 
 TINY = ["debug=fast", "logger=csv", "data=cave", "trainer.val_check_interval=2", "test=false",
@@ -24,6 +24,7 @@ def _validation_rows(run) -> list[dict]:
         return [row for row in csv.DictReader(stream) if row.get("val/psnr")]
 
 
+@pytest.mark.slow
 def test_first_batch_calibrates_and_the_first_validation_logs_live_sparse_codes(tmp_path, caplog):
     require_data("cave")
     cfg = compose_config("train", TINY + ["trainer.max_steps=2"], tmp_path / "run")
@@ -40,6 +41,7 @@ def test_first_batch_calibrates_and_the_first_validation_logs_live_sparse_codes(
     assert bool(model.net.calibrated), "the checkpoint must remember the calibration"
 
 
+@pytest.mark.slow
 def test_every_fit_validates_its_calibrated_start_at_step_0(tmp_path):
     """The first row of the curve is the start training departs from: the calibrated network
     (its own calibration on the same seeded patches, redone here) validated before any step,
@@ -66,6 +68,7 @@ def test_every_fit_validates_its_calibrated_start_at_step_0(tmp_path):
     assert float(rows[0]["val/psnr"]) != pytest.approx(float(rows[1]["val/psnr"]), abs=1e-6), "two steps change it"
 
 
+@pytest.mark.slow
 def test_a_resumed_run_is_never_calibrated_again(tmp_path, caplog):
     """Continuing from a checkpoint keeps its thresholds and dictionary: calibrating them
     again would undo training."""
@@ -83,6 +86,7 @@ def test_a_resumed_run_is_never_calibrated_again(tmp_path, caplog):
     assert change < 0.1 * before.abs().max().item(), "one optimiser step, not a new calibration"
 
 
+@pytest.mark.slow
 def test_last_checkpoint_is_the_final_state_whatever_the_metric_did(tmp_path):
     """``last.ckpt`` is what a killed run resumes from and what the paper protocol tests:
     it must hold the last step even when the last validation was not a new best. Of the two
@@ -102,6 +106,7 @@ def test_last_checkpoint_is_the_final_state_whatever_the_metric_did(tmp_path):
     assert min(best_steps) < 6, best_steps
 
 
+@pytest.mark.slow
 def test_two_processes_train_and_test_every_image_once_with_the_one_process_metrics(tmp_path):
     """``trainer=ddp`` on the CPU: two processes (gloo, ddp_spawn) fit a few steps and test
     three images, which the distributed sampler deals out as 2 + 2 (one image twice). The
@@ -159,21 +164,11 @@ def test_step_weights_weigh_the_loss_of_every_rnn_step_as_written_out(tmp_path):
     wrong = _small_jointsr(tmp_path, "model.step_weights=[1.0]")
     with pytest.raises(ConfigError, match=r"model.step_weights=\[1.0\] gives 1 weights but jointsr has 3 steps"):
         wrong.training_loss(batch)
-    with pytest.raises(Exception, match="model.step_weights='all' must be null"):
+    with refused_at_instantiation("model.step_weights='all' must be null"):
         _small_jointsr(tmp_path, "model.step_weights=all")
 
 
-def test_a_checkpoint_with_the_old_deep_supervision_key_loads_with_uniform_step_weights(tmp_path):
-    """Checkpoints written before the loss weighting moved to the LightningModule."""
-    model = _small_jointsr(tmp_path)
-    old = dict(model.model_cfg, net={**model.model_cfg["net"], "deep_supervision": True})
-    path = tmp_path / "old.ckpt"
-    torch.save({"state_dict": model.state_dict(), "jointsr": {"model_cfg": old, "name": "jointsr"}}, path)
-    loaded = load_checkpoint_model(path)
-    assert loaded.step_weights == "uniform" and "deep_supervision" not in loaded.model_cfg["net"]
-    torch.testing.assert_close(loaded.net.dictionary.weight, model.net.dictionary.weight)
-
-
+@pytest.mark.slow
 def test_channels_last_trains_the_same_network_in_the_nhwc_layout(tmp_path):
     """``model.channels_last``: the fit holds its weights and Adam's moments in NHWC (the
     checkpoint keeps the layout) and ends where the default layout ends, up to floating-point
@@ -199,6 +194,7 @@ def test_channels_last_trains_the_same_network_in_the_nhwc_layout(tmp_path):
     assert all(p.is_contiguous() for p in model.net.parameters())
 
 
+@pytest.mark.slow
 def test_warmup_steps_ramp_a_constant_rate_then_hold_it(tmp_path):
     """model.warmup_steps=4 with no scheduler: the rate at step i is lr (i + 1) / 4 for the
     first four steps, then lr (LearningRateMonitor's rows)."""

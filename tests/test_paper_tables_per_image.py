@@ -1,10 +1,10 @@
-"""experiments/paper_tables/per_image.py: our per-image PSNR beside the paper's (issue 12)."""
+"""experiments/paper_tables/per_image.py: our per-image PSNR beside the paper's."""
 
 from __future__ import annotations
 
 import csv
-import math
 import importlib.util
+import math
 from pathlib import Path
 
 import pytest

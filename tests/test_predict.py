@@ -3,15 +3,16 @@
 import numpy as np
 import pytest
 import torch
-
 from conftest import require_data
-from jointsr.functional.imresize import imresize, modcrop
-from jointsr.data.io import read_image, write_image
+
 from jointsr.cli.predict import predict
-from jointsr.inference.inputs import prepare_inputs
 from jointsr.cli.train import train
+from jointsr.data.io import read_image, write_image
+from jointsr.functional.imresize import imresize, modcrop
+from jointsr.inference.inputs import prepare_inputs
 
 
+@pytest.mark.slow
 def test_predict_writes_the_super_resolved_image(compose_cfg, tmp_path):
     data = require_data("rgbnir")
     cfg = compose_cfg("train", ["model.net.k=8", "model.net.K=3", "logger=csv", "debug=fast",

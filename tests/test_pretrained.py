@@ -1,18 +1,37 @@
-"""The shipped pretrained weights (issue 14): every task is there and loads as that task,
-the model card is generated from their results, and a shipped model re-evaluated on a real
-test image gives the number its card was made from."""
+"""The shipped pretrained weights: every task is there and loads as that task, the model
+card is generated from their results (experiments/pretrained/export.py), and a shipped model
+re-evaluated on a real test image gives the number its card was made from."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from pathlib import Path
 
 import pytest
-
+import torch
 from cli_helpers import assert_user_error
 from conftest import require_data
-from jointsr.pretrained import CARD, FOLDER, TASKS, card, checkpoint_path, metrics, shipped
+
+from jointsr.errors import CheckpointError
+from jointsr.pretrained import FOLDER, TASKS, checkpoint_path, shipped
 from jointsr.runs.checkpoint import load_checkpoint
 from jointsr.training.build import load_checkpoint_model, recorded_data
+
+SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "pretrained" / "export.py"
+
+
+def _script():
+    """experiments/pretrained/export.py, imported by its path (a script, not a package module)."""
+    spec = importlib.util.spec_from_file_location("pretrained_export", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def metrics(name: str) -> dict:
+    """The test document shipped with task ``name``."""
+    return json.loads((FOLDER / f"{name}.json").read_text())
 
 
 def test_every_task_of_the_issue_is_shipped():
@@ -41,14 +60,16 @@ def test_shipped_weights_load_as_their_task(name):
 
 
 def test_the_card_is_generated_from_the_shipped_results():
-    assert CARD.read_text() == card(FOLDER), "stale card: run python -m jointsr.pretrained card"
+    card = FOLDER / "MODEL_CARD.md"
+    assert card.read_text() == _script().card(FOLDER), "stale card: run python experiments/pretrained/export.py card"
     for name in TASKS:  # each row carries its task's mean PSNR and bicubic's, as in the JSON
-        document = json.loads((FOLDER / f"{name}.json").read_text())
-        row = next(line for line in CARD.read_text().splitlines() if line.startswith(f"| `{name}` |"))
+        document = metrics(name)
+        row = next(line for line in card.read_text().splitlines() if line.startswith(f"| `{name}` |"))
         assert f"| {document['mean']['psnr']:.2f} |" in row
         assert f"| {document['bicubic']['mean']['psnr']:.2f} |" in row
 
 
+@pytest.mark.slow
 def test_a_pretrained_model_gives_its_cards_number_on_a_real_test_image(cli, tmp_path):
     """``jointsr-eval pretrained=cave_x4`` on CAVE's first test scene (no data= given: the
     checkpoint's own dataset) matches the per-image result shipped with it to 0.01 dB."""
@@ -89,21 +110,44 @@ def test_unknown_or_doubled_pretrained_names_are_one_line(cli, tmp_path):
 
 
 def test_export_refuses_a_run_of_another_task(tmp_path):
-    """``python -m jointsr.pretrained export RUN TASK`` checks the run's data against the task
-    (a shipped run's folder layout: test_metrics.json and the tested checkpoint)."""
-    from jointsr.errors import CheckpointError
-    from jointsr.pretrained import export
-
+    """``export.py export RUN TASK`` checks the run's data against the task (a shipped run's
+    folder layout: test_metrics.json and the tested checkpoint)."""
+    export = _script().export
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
     checkpoint = load_checkpoint(checkpoint_path("cave_x4"))
-    import torch
-
     torch.save(checkpoint, run / "checkpoints" / "last.ckpt")
     document = dict(metrics("cave_x4"), training={"steps": 1, "minutes": 0.1, "tested": "last: the final weights"})
     (run / "test_metrics.json").write_text(json.dumps(document))
     with pytest.raises(CheckpointError, match="not on data=rgbnir x4"):
         export(run, "nir_x4", tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # refused before anything was written
     written = export(run, "cave_x4", tmp_path / "out")
     assert load_checkpoint_model(written, expected_scale=4).net.scale == 4
     assert json.loads((tmp_path / "out" / "cave_x4.json").read_text())["source"]["run"] == "run"
+
+
+@pytest.mark.slow
+def test_the_card_command_writes_the_card_and_check_finds_it_stale(tmp_path):
+    """``export.py card --folder F`` writes F/MODEL_CARD.md from F's JSON files; ``--check``
+    exits 0 while it matches and 1 (naming the fix) once a result changed."""
+    import subprocess
+    import sys
+
+    for name in ("cave_x4", "nir_x4"):
+        (tmp_path / f"{name}.json").write_text((FOLDER / f"{name}.json").read_text())
+
+    def run(*arguments: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(SCRIPT), "card", "--folder", str(tmp_path), *arguments],
+                              capture_output=True, text=True, timeout=300)
+
+    assert run().returncode == 0
+    rows = [line for line in (tmp_path / "MODEL_CARD.md").read_text().splitlines() if line.startswith("| `")]
+    assert [row.split("`")[1] for row in rows] == ["cave_x4", "nir_x4"]
+    assert run("--check").returncode == 0
+    document = metrics("nir_x4")
+    document["mean"]["psnr"] += 1.0
+    (tmp_path / "nir_x4.json").write_text(json.dumps(document))
+    stale = run("--check")
+    assert stale.returncode == 1 and "is stale: run python experiments/pretrained/export.py card" in stale.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["MODEL_CARD.md", "cave_x4.json", "nir_x4.json"]

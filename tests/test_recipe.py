@@ -10,14 +10,14 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+from conftest import compose_config, require_data
 from torch import nn
 
-from conftest import compose_config, require_data
-from jointsr.training.module import SRModule, warmup_cosine
+from jointsr.cli.train import train
 from jointsr.models.blocks import Threshold
 from jointsr.models.network import SRNetwork
-from jointsr.cli.train import train
 from jointsr.training.build import load_checkpoint_model
+from jointsr.training.module import SRModule, warmup_cosine
 
 FAST = ["debug=fast", "logger=csv", "trainer.max_steps=6", "trainer.val_check_interval=3", "test=false",
         "data=cave", "model.optimizer.lr=5e-2"]  # a large lr: thresholds get pushed hard
@@ -28,6 +28,7 @@ def _losses(run: Path) -> list[float]:
         return [float(row["train/loss"]) for row in csv.DictReader(stream) if row.get("train/loss")]
 
 
+@pytest.mark.slow
 def test_same_seed_same_curve_and_thresholds_stay_non_negative(tmp_path):
     require_data("cave")
     runs = {}
@@ -123,6 +124,7 @@ class TickPerBatch(L.Callback):
         _FakeClock.now += 1.0
 
 
+@pytest.mark.slow
 def test_a_time_bounded_fit_decays_the_rate_on_the_clock(tmp_path, monkeypatch):
     """max_time without max_steps: the schedule follows Lightning's Timer, not max_epochs x
     batches. An injected clock (1 s per batch, 8 s budget) makes it independent of speed."""

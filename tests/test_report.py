@@ -7,26 +7,29 @@ import copy
 import csv
 import json
 import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import discovery
+import hydra
 import pytest
+from conftest import compose_config, require_data
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf, open_dict
 from PIL import Image
 
-from conftest import DATA_DIR, compose_config, require_data
-from jointsr.report.published import CAVE_NAMES, PAPER_MODELS, PAPER_RESULTS, RGBNIR_NAMES
 from jointsr.cli.report import main
-from jointsr.report import Configuration, Run, compare, configurations
-from jointsr.report.plots import _mean_curve, plot_curves
-from jointsr.report.references import bicubic_reference
-from jointsr.report.aggregation import launch_order
-from jointsr.report.runs import read_budget, read_run, read_test_curve
-from jointsr.report.tables import _summary_table
 from jointsr.cli.summary import summarise
 from jointsr.cli.train import train
+from jointsr.report import Configuration, Run, compare, configurations
+from jointsr.report.aggregation import launch_order
+from jointsr.report.plots import _mean_curve, plot_curves
+from jointsr.report.published import PAPER_MODELS, PAPER_RESULTS, read_published
+from jointsr.report.references import bicubic_reference
+from jointsr.report.runs import read_budget, read_run, read_test_curve
+from jointsr.report.tables import _summary_table
 
 TINY = ["debug=fast", "logger=csv", "model.net.k=8", "model.net.K=3"]
 T_975 = {1: math.tan(math.pi * 0.475), 2: 0.95 / math.sqrt(2 * 0.975 * 0.025)}  # closed forms, df 1 and 2
@@ -94,6 +97,7 @@ def _documents(sweep: Path) -> dict[tuple[int, int], dict]:
     return found
 
 
+@pytest.mark.slow
 def test_runs_that_differ_only_in_seed_are_one_configuration(sweep, report):
     documents = _documents(sweep)
     assert sorted(documents) == [(1, 1), (1, 2), (2, 1), (2, 2)]
@@ -118,6 +122,7 @@ def test_runs_that_differ_only_in_seed_are_one_configuration(sweep, report):
     assert f"{min(a, b):.2f}–{max(a, b):.2f}" in summary
 
 
+@pytest.mark.slow
 def test_the_paired_comparison_is_the_t_interval_over_seeds(sweep, report):
     documents = _documents(sweep)
     per_seed = []
@@ -136,6 +141,7 @@ def test_the_paired_comparison_is_the_t_interval_over_seeds(sweep, report):
     assert "Paired comparison with **model.net.R=1**" in markdown and "paired t-interval" in markdown
 
 
+@pytest.mark.slow
 def test_per_run_numbers_are_the_runs_test_metrics_and_paths_are_relative(sweep, report):
     documents = _documents(sweep)
     rows = [row for row in _csv_rows(report / "report.csv") if row["source"] == "ours"]
@@ -157,6 +163,7 @@ def test_per_run_numbers_are_the_runs_test_metrics_and_paths_are_relative(sweep,
     assert "`data=rgbnir" not in markdown and f"`{sweep}/" not in markdown
 
 
+@pytest.mark.slow
 def test_unfinished_and_unreadable_runs_are_listed_with_their_reason(report):
     markdown = (report / "report.md").read_text()
     listed = markdown.split("## Unfinished, failed or unreadable runs")[1]
@@ -167,6 +174,7 @@ def test_unfinished_and_unreadable_runs_are_listed_with_their_reason(report):
     assert "4 finished run(s), 2 unfinished" in markdown
 
 
+@pytest.mark.slow
 def test_plots_are_written_at_150_dpi_with_error_bars(report, compose_cfg):
     for stem in ("ablation", "params", "curves", "grids"):
         path = report / f"{stem}_rgbnir_x4.png"
@@ -306,6 +314,26 @@ def test_bicubic_reference_is_a_bicubic_run_else_the_measured_mean(written):
     assert bicubic_reference("cave", 16, trained) is None
 
 
+def test_a_dataset_without_reference_numbers_still_reports(written, written_report, tmp_path):
+    """A test set neither the measured bicubic table nor the paper holds: no reference line and
+    no paper columns, the rest of the report as for any task."""
+    from jointsr.report import find_runs
+
+    assert "(paper)" in (written_report / "report.md").read_text()  # CAVE x4: the paper's columns
+    runs = tmp_path / "runs"
+    shutil.copytree(written / "sweep", runs)
+    for path in runs.rglob("test_metrics.json"):
+        path.write_text(json.dumps({**json.loads(path.read_text()), "data": "newset"}))
+    configs = configurations(find_runs([runs]))
+    assert {config.data for config in configs} == {"newset"}
+    assert bicubic_reference("newset", 4, configs) is None
+    out = tmp_path / "out"
+    assert main([str(runs), "--out", str(out), "--no-params"]) == 0
+    markdown = (out / "report.md").read_text()
+    assert "## newset x4" in markdown and "(paper)" not in markdown
+    assert (out / "ablation_newset_x4.png").is_file()
+
+
 # ---------------------------------------------------------------------------- labels and pieces
 def _run(index: int, overrides: list[str], model: str = "jointsr") -> Run:
     """A finished run as read_run returns it (a parameter-free model records 0 parameters)."""
@@ -353,7 +381,7 @@ def test_a_run_records_its_job_number(tmp_path):
 
 
 def test_proposed_is_the_paper_network_and_the_fast_recipe_is_its_own_row_with_its_budget(tmp_path):
-    """Issue 12: "Proposed" is jointsr_paper, compared with the paper's Proposed; the fast
+    """"Proposed" is jointsr_paper, compared with the paper's Proposed; the fast
     recipe is titled JointSR-fast and never compared with a paper row; each row shows the
     training budget (steps, minutes) behind its numbers."""
     runs = []
@@ -454,31 +482,62 @@ def test_jobs_a_killed_sweep_never_reached_are_listed(tmp_path):
     assert "`logger=csv,model.net.R=1,model.net.T=1`" not in text
 
 
-@pytest.mark.parametrize("data,scales,names", [("cave", (4, 8), CAVE_NAMES), ("rgbnir", (2, 4), RGBNIR_NAMES)])
-def test_paper_tables_match_their_published_averages(data, scales, names):
+#: the paper's tables (jointsr/report/published.csv): dataset, scales, its test images in the slides' order
+PAPER_TASKS = {"cave": ((4, 8), ["chart_and_stuffed_toy", "egyptian_statue", "feathers", "glass_tiles",
+                                 "jelly_beans", "oil_painting", "paints"]),
+               "rgbnir": ((2, 4), ["urban/0004", "urban/0006", "urban/0017", "oldbuilding/0018", "urban/0020",
+                                   "urban/0026", "oldbuilding/0030", "urban/0050"])}
+
+
+def test_the_published_tables_are_the_papers_as_written():
+    assert sorted(PAPER_RESULTS) == sorted((data, scale) for data, (scales, _) in PAPER_TASKS.items()
+                                           for scale in scales)
+    assert PAPER_MODELS == ("srfbn", "djf", "coista", "lmcsc", "proposed")
+    # a few cells as the slides print them: first and last image, the averages
+    assert PAPER_RESULTS[("cave", 4)]["srfbn"]["chart_and_stuffed_toy"] == {"psnr": 33.43, "ssim": 0.9838}
+    assert PAPER_RESULTS[("cave", 8)]["proposed"]["mean"] == {"psnr": 36.28, "ssim": 0.9869}
+    assert PAPER_RESULTS[("rgbnir", 2)]["coista"]["urban/0050"] == {"psnr": 33.53, "ssim": 0.8837}
+    assert PAPER_RESULTS[("rgbnir", 4)]["lmcsc"]["mean"] == {"psnr": 34.28, "ssim": 0.9843}
+
+
+def test_the_published_numbers_are_read_from_a_data_file(tmp_path):
+    table = tmp_path / "published.csv"
+    table.write_text("dataset,scale,slide_label,image,method,psnr,ssim\n"
+                     "newset,3,A,a,proposed,30.5,0.9\nnewset,3,Average,mean,proposed,30.5,0.9\n")
+    assert read_published(table) == {("newset", 3): {"proposed": {"a": {"psnr": 30.5, "ssim": 0.9},
+                                                                  "mean": {"psnr": 30.5, "ssim": 0.9}}}}
+
+
+@pytest.mark.parametrize("data", sorted(PAPER_TASKS))
+def test_paper_tables_match_their_published_averages(data):
+    scales, names = PAPER_TASKS[data]
     inconsistent = {("cave", 8, "coista", "ssim"), ("rgbnir", 2, "coista", "ssim"),
                     ("rgbnir", 2, "lmcsc", "psnr"), ("rgbnir", 4, "lmcsc", "psnr")}  # as published
     for scale in scales:
         table = PAPER_RESULTS[(data, scale)]
         assert set(table) == set(PAPER_MODELS)
         for model, rows in table.items():
-            assert set(rows) == set(names.values()) | {"mean"}
+            assert list(rows) == [*names, "mean"]
             for metric, tolerance in (("psnr", 0.006), ("ssim", 0.00006)):
-                mean = sum(rows[name][metric] for name in names.values()) / len(names)
+                mean = sum(rows[name][metric] for name in names) / len(names)
                 if (data, scale, model, metric) not in inconsistent:
                     assert mean == pytest.approx(rows["mean"][metric], abs=tolerance), (data, scale, model)
 
 
-@pytest.mark.parametrize("data", ["cave", "rgbnir"])
-def test_paper_image_names_are_our_test_images(data):
-    from jointsr.data.datasets import CAVE, RGBNIR
-
+@pytest.mark.parametrize("data", sorted(PAPER_TASKS))
+def test_paper_image_names_are_our_test_images(data, tmp_path):
+    """The published rows name the test images of the data config whose test dataset has that name."""
     require_data(data)
-    dataset = (CAVE if data == "cave" else RGBNIR)(DATA_DIR / data)
-    names = CAVE_NAMES if data == "cave" else RGBNIR_NAMES
-    assert list(names.values()) == dataset.names("test")
+    tested = {}
+    for config in discovery.DATA:
+        cfg = discovery.data_config(config, tmp_path)
+        dataset = hydra.utils.instantiate(cfg.data.test_dataset or cfg.data.dataset)
+        tested[dataset.name] = dataset
+    GlobalHydra.instance().clear()
+    assert PAPER_TASKS[data][1] == tested[data].names("test")
 
 
+@pytest.mark.slow
 def test_console_script_is_installed(tmp_path):
     script = Path(sys.executable).parent / "jointsr-report"
     if not script.exists():

@@ -13,9 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import DATA_DIR, require_data
-from jointsr.training.loggers import RunLogger
+
 from jointsr.runs.folder import RunDir
+from jointsr.training.loggers import RunLogger
 
 TESTS = Path(__file__).resolve().parent
 MAX_STEPS, VALIDATE_EVERY, BATCHES_PER_EPOCH = 60, 10, 16  # 64 patches / batch 4: epochs end mid-interval
@@ -40,6 +42,7 @@ def _logged(run_dir: Path, key: str) -> list[tuple[int, str]]:
         return [(int(row["step"]), row[key]) for row in csv.DictReader(stream) if row.get(key)]
 
 
+@pytest.mark.slow
 def test_a_run_killed_at_a_random_step_resumes_exactly(tmp_path):
     require_data("rgbnir")
     # any step after the first checkpoint (step 10); JOINTSR_KILL_STEP=n repeats a failure

@@ -1,29 +1,28 @@
 """Tiled inference (jointsr/inference/tiling.py): the stitched image equals whole-image inference on a
-real image for every model, odd sizes included; the halo is the receptive radius computed
-from the config, and a smaller one is caught by the same comparison."""
+real image for every model config, odd sizes included; the halo is the receptive radius the
+network computes from its config, and a smaller one is caught by the same comparison."""
 
 from __future__ import annotations
 
+import discovery
 import numpy as np
 import pytest
 import torch
-
 from conftest import require_data
+
 from jointsr.data.io import read_image
-from jointsr.inference.tiling import alignment, auto_tile, receptive_radius, tile_grid, tiled_forward
+from jointsr.inference.tiling import (
+    alignment,
+    auto_tile,
+    receptive_radius,
+    tile_grid,
+    tiled_forward,
+)
 from jointsr.training.build import build_model
 
-# Every model config, narrowed (fewer channels) for speed: the depth, kernels and scale that
-# set the receptive radius are the config's own.
-MODELS = {
-    "jointsr": ["model.net.k=4"],
-    "jointsr_paper": ["model.net.k=4"],
-    "bicubic": [],
-    "coista": ["model.net.atoms=16"],
-    "djf": ["model.net.branch_widths=[6,4]", "model.net.fusion_widths=[6,4]"],
-    "lmcsc": ["model.net.k=4"],
-    "srfbn": ["model.net.num_features=4"],
-}
+#: every model config (tests/discovery.py), narrowed (fewer channels) for speed: the depth,
+#: kernels and scale that set the receptive radius are the config's own
+MODELS = {model: discovery.narrow(model) for model in discovery.MODELS}
 #: halo shares (of the radius) that visibly fail; the others' influence decays faster
 #: than the worst case (their codes are sparse), below 1e-5 before the radius
 SHORT_HALO = {"coista": 0.5, "jointsr_paper": 0.5, "djf": 0.25, "lmcsc": 0.25}
@@ -60,6 +59,7 @@ def perturb_(net: torch.nn.Module) -> torch.nn.Module:
     return net
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_tiles_stitch_to_the_whole_image_for_every_model(compose_cfg, name):
     lr, guide = real_pair(4, 61, 47)  # HR 244 x 188, odd LR sizes
@@ -120,11 +120,12 @@ def test_auto_tile_is_the_whole_image_when_it_fits_and_shrinks_with_the_budget(c
 
 
 # ---------------------------------------------------------------------------------------- hooks
+@pytest.mark.slow
 def test_predict_with_tiles_writes_the_whole_image_result(compose_cfg, tmp_path):
-    from jointsr.functional.imresize import imresize, modcrop
-    from jointsr.data.io import write_image
     from jointsr.cli.predict import predict
     from jointsr.cli.train import train
+    from jointsr.data.io import write_image
+    from jointsr.functional.imresize import imresize, modcrop
 
     data = require_data("rgbnir")
     train(compose_cfg("train", ["model.net.k=4", "logger=csv", "debug=fast", "trainer.max_steps=1",

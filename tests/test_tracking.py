@@ -7,10 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cli_helpers import run_main
 from conftest import require_data
-from jointsr.training.tracking import short_name
 from wandb_records import read_run
+
+from jointsr.training.tracking import short_name
 
 SWEEP = ["model.net.k=8", "model.net.K=3", "data.progress=false", "data.max_train_patches=64", "data.batch_size=4",
          "data.val_crop=48", "data.max_test_images=1", "data.test_crop=64", "trainer.max_steps=4"]
@@ -23,6 +25,7 @@ def test_short_names_keep_the_last_part_of_a_key_unless_shared():
     assert short_name(overrides, []) == ""
 
 
+@pytest.mark.slow
 def test_an_offline_sweep_is_grouped_named_tagged_and_keeps_its_best(tmp_path, capsys, monkeypatch):
     require_data("rgbnir")
     monkeypatch.setenv("WANDB_MODE", "offline")

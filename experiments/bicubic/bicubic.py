@@ -20,7 +20,8 @@ import hydra
 from hydra import compose, initialize_config_dir
 
 from jointsr import CONFIG_DIR
-from jointsr.evaluation.results import test_metrics, write_csv_atomic
+from jointsr.evaluation.results import test_metrics
+from jointsr.files import write_csv_atomic
 from jointsr.functional.imresize import imresize
 from jointsr.metrics.protocol import evaluate_pair
 

@@ -19,8 +19,8 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 
 from jointsr import CONFIG_DIR
-from jointsr.evaluation.results import write_csv_atomic
 from jointsr.cli.summary import summarise
+from jointsr.files import write_csv_atomic
 
 OUT = Path(__file__).resolve().parent / "summary.csv"
 #: the free form of issues 2-5 (k=64, K=7, learned skip), the default of `model=jointsr` then

@@ -20,7 +20,7 @@ for model in jointsr_paper lmcsc coista djf srfbn jointsr; do
   case $model in jointsr|jointsr_paper) path=compile+channels_last ;; *) path=eager ;; esac
   echo "== $model ($path)" >&2
   "$BIN/jointsr-bench" model=$model data=cave scale=x4 "train.paths=[$path]" train.repeats=20 \
-    train.limit_repeats=3 "infer.sizes=[]" hydra.run.dir="$work/$model" | tail -n 1 > "$work/$model.json"
+    "infer.sizes=[]" hydra.run.dir="$work/$model" | tail -n 1 > "$work/$model.json"
 done
 "$BIN/python" - "$work" "$minutes" "$out" <<'PY'
 import json, math, platform, sys, time

@@ -18,9 +18,11 @@ sys.path.insert(0, str(HERE.parent))
 from _tables import (Paired, fixed, interval, mean_std, pearson, read_csv, read_json, signed, table,  # noqa: E402
                      thousands)
 
-from jointsr.report.published import MODEL_TITLES, paper_result, paper_table  # noqa: E402
+from jointsr.models.catalog import model_titles  # noqa: E402
+from jointsr.report.published import paper_result, paper_table  # noqa: E402
 from jointsr.pretrained import FOLDER as PRETRAINED  # noqa: E402
 
+MODEL_TITLES = model_titles()
 TASKS = {"cave_x4": ("cave", 4), "nir_x4": ("rgbnir", 4)}
 #: the rows in the order of the paper's tables, then ours
 ORDER = ["bicubic", "srfbn", "djf", "coista", "lmcsc", "jointsr_paper", "jointsr"]

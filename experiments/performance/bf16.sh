@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 BIN=${BIN:-.venv/bin}
 out=${1:?usage: bf16.sh OUT_FOLDER}
 mkdir -p "$out"
-common=(data=cave scale=x4 "infer.sizes=[]" train.limit_repeats=10)
+common=(data=cave scale=x4 "infer.sizes=[]")
 run() {  # model, repeats, paths, overrides...
   local model=$1 repeats=$2 paths=$3; shift 3
   "$BIN/jointsr-bench" "${common[@]}" model="$model" train.repeats="$repeats" "train.paths=$paths" "$@" \

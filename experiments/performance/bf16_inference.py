@@ -47,8 +47,8 @@ def main() -> None:
                 with torch.autocast("cpu", dtype=torch.bfloat16):
                     bf16 = forward_any_size(net, batch["lr"], batch["guide"], progress=False).float()
             rows.append({"checkpoint": name, "image": batch["name"][0],
-                         "psnr_fp32": round(evaluate_pair(fp32, batch["hr"])["psnr"], 4),
-                         "psnr_bf16": round(evaluate_pair(bf16, batch["hr"])["psnr"], 4),
+                         "psnr_fp32": round(evaluate_pair(fp32[0], batch["hr"][0])["psnr"], 4),
+                         "psnr_bf16": round(evaluate_pair(bf16[0], batch["hr"][0])["psnr"], 4),
                          "max_abs_difference": float((fp32.clamp(0, 1) - bf16.clamp(0, 1)).abs().max())})
             print(rows[-1], flush=True)
     with args.out.open("w", newline="") as stream:

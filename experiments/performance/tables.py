@@ -5,6 +5,7 @@ calibration ``../paper_tables/budget.json``."""
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from pathlib import Path
@@ -111,5 +112,23 @@ def bf16() -> str:
     return table(["model", "path", "ms per step", "bf16 over fp32", "jointsr-train's path"], rows, "llrrl")
 
 
-TABLES = {"traffic": traffic, "budget_runs": budget_runs, "budget_per_image": budget_per_image,
+def bf16_inference() -> str:
+    """Test PSNR of whole CAVE x4 test images in fp32 and under bf16 autocast
+    (bf16_inference.py -> bf16_inference.csv): per checkpoint, the mean and the worst image."""
+    with (HERE / "bf16_inference.csv").open(newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    lines = []
+    for checkpoint in dict.fromkeys(row["checkpoint"] for row in rows):
+        mine = [row for row in rows if row["checkpoint"] == checkpoint]
+        fp32 = [float(row["psnr_fp32"]) for row in mine]
+        drop = [float(row["psnr_bf16"]) - float(row["psnr_fp32"]) for row in mine]
+        name = checkpoint if "/" not in checkpoint else \
+            f"Proposed (`jointsr_paper`), seed 1, step {int(checkpoint.rsplit('step', 1)[1].split('.')[0])}"
+        lines.append([name, str(len(mine)), f"{sum(fp32) / len(fp32):.3f}", f"{sum(drop) / len(drop):+.3f}",
+                      f"{min(drop):+.3f}", f"{max(float(row['max_abs_difference']) for row in mine):.4f}"])
+    return table(["checkpoint", "images", "fp32 PSNR", "bf16 - fp32, mean", "worst image", "largest pixel difference"],
+                 lines, "lrrrrr")
+
+
+TABLES = {"bf16_inference": bf16_inference, "traffic": traffic, "budget_runs": budget_runs, "budget_per_image": budget_per_image,
           "scaling": scaling, "scaling_fit": scaling_fit, "baselines": baselines, "bf16": bf16}

@@ -1,6 +1,7 @@
 """Where the default training step's memory traffic goes, per operator (load-independent):
 the bytes every aten operator of one eager step reads and writes, grouped; the tensors
-autograd keeps between forward and backward. Run: python experiments/performance/traffic.py [--compiled] [overrides of conf/bench.yaml]"""
+autograd keeps between forward and backward (the byte count of ``limits.OperatorTraffic``).
+Run: python experiments/performance/traffic.py [--compiled] [overrides of conf/bench.yaml]"""
 
 from __future__ import annotations
 
@@ -9,30 +10,11 @@ import sys
 
 import torch
 from hydra import compose, initialize_config_dir
-from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from jointsr import CONFIG_DIR
 from jointsr.training.build import build_model
-
-
-class PerOperator(TorchDispatchMode):
-    def __init__(self):
-        super().__init__()
-        self.bytes, self.calls = collections.Counter(), collections.Counter()
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        result = func(*args, **kwargs)
-        total = 0
-        for value in [*args, *kwargs.values(), *(result if isinstance(result, (tuple, list)) else (result,))]:
-            for item in value if isinstance(value, (tuple, list)) else (value,):
-                if isinstance(item, torch.Tensor):
-                    total += item.numel() * item.element_size()
-        name = func.overloadpacket.__name__
-        self.bytes[name] += total
-        self.calls[name] += 1
-        return result
+from limits import OperatorTraffic  # this folder's (run as a script)
 
 
 def group(name: str) -> str:
@@ -63,10 +45,10 @@ def main(overrides: list[str], compiled: bool = False) -> None:
     step()
     with FlopCounterMode(display=False) as counter:
         step()
-    traffic = PerOperator()
+    traffic = OperatorTraffic()
     with traffic:
         step()
-    total = sum(traffic.bytes.values())
+    total = traffic.total
     groups = collections.Counter()
     for name, count in traffic.bytes.items():
         groups[group(name)] += count

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Issue 14: the shipped pretrained weights (jointsr/pretrained). The default recipe trained by
+# The shipped pretrained weights (jointsr/pretrained). The default recipe trained by
 # experiment=budget_protocol (20 minutes on the clock, the best validation checkpoint tested)
 # for every task the paper reports and Middlebury depth x4/x8, one run at a time: the budget is
 # the clock, so run it on an otherwise idle machine. Then each run's tested checkpoint is slimmed
 # into jointsr/pretrained/<task>.ckpt with its test document <task>.json, and MODEL_CARD.md is
-# generated from those.
+# generated from those (experiments/pretrained/export.py).
 #
 # Resumable: a task whose run folder holds test_metrics.json is not trained again; a killed run
 # continues from its last.ckpt (skip_done), with the rest of its budget.
@@ -24,6 +24,6 @@ for spec in "${tasks[@]}"; do
 done
 for spec in "${tasks[@]}"; do
   read -r task data scale <<< "$spec"
-  "$BIN/python" -m jointsr.pretrained export "$logs/$task" "$task"
+  "$BIN/python" experiments/pretrained/export.py export "$logs/$task" "$task"
 done
-"$BIN/python" -m jointsr.pretrained card
+"$BIN/python" experiments/pretrained/export.py card

@@ -19,32 +19,9 @@ import yaml
 from jointsr import CONFIG_DIR
 from jointsr.errors import ConfigError
 
-#: command -> (primary config, what it does, examples)
-COMMANDS = {
-    "train": ("train", "fit a guided super-resolution model on a dataset's training patches, validate it as "
-                       "it trains, then test its best checkpoint with the paper's protocol (PSNR/SSIM beside "
-                       "bicubic).",
-              ["jointsr-train data=cave scale=x4 trainer.max_steps=2000",
-               "jointsr-train experiment=budget_protocol            # the 20-minute CPU recipe (RGB-NIR x4)",
-               "jointsr-train -m model=jointsr,djf data=cave     # a sweep, one folder per job"]),
-    "eval": ("eval", "test a checkpoint of jointsr-train (ckpt_path=) on the dataset it was trained on, or a "
-                     "parameter-free model (model=bicubic); prints the per-image table beside bicubic and "
-                     "writes test_metrics.json.",
-             ["jointsr-eval ckpt_path=<run>/checkpoints/last.ckpt      # its own dataset and scale",
-              "jointsr-eval ckpt_path=... data=rgbnir                 # another dataset, explicitly",
-              "jointsr-eval model=bicubic data=cave scale=x8"]),
-    "predict": ("predict", "super-resolve your own LR image with a trained checkpoint and an HR guide, or "
-                           "(simulate=) degrade an HR image as the protocol does, super-resolve it and print "
-                           "PSNR/SSIM. Writes out= and nothing else.",
-                ["jointsr-predict ckpt_path=<ckpt> target=nir_lr.png guide=rgb_hr.png out=nir_sr.png",
-                 "jointsr-predict ckpt_path=<ckpt> simulate=nir_hr.png guide=rgb_hr.png"]),
-    "summary": ("summary", "count a model's parameters and FLOPs per HR pixel from a real forward pass.",
-                ["jointsr-summary model=djf scale=x8"]),
-    "data": ("data_cli", "fetch the datasets, build and verify the training-patch stores.",
-             ["jointsr-data prepare data=cave scale=x4", "jointsr-data verify data=cave", "jointsr-data list"]),
-    "inspect": ("inspect", "figures of what the sparse codes of a trained JointSR or LMCSC do.",
-                ["jointsr-inspect ckpt_path=<ckpt> data=cave image=feathers"]),
-}
+#: command -> (primary config, what it does, examples): each command module adds its own entry
+#: when it builds its entry point (:func:`jointsr.cli.command.hydra_command`)
+COMMANDS: dict[str, tuple[str, str, list[str]]] = {}
 
 #: config options that only other configs build on (``defaults: [base]``): never a choice
 INTERNAL = {"base"}
@@ -70,6 +47,11 @@ def command_groups(config_name: str) -> list[str]:
                 if not key.startswith("override") and not group.startswith("hydra") and group != "paths":
                     groups.append(group)
     return groups
+
+
+def describe(command: str, config_name: str, description: str, examples: list[str]) -> None:
+    """Record what ``jointsr-<command>`` does and how it is called, for its ``--help``."""
+    COMMANDS[command] = (config_name, description, list(examples))
 
 
 def help_text(command: str) -> str:

@@ -26,7 +26,7 @@ import re
 import sys
 from typing import Callable, TypeVar
 
-from jointsr.cli.arguments import normalise, register
+from jointsr.cli.arguments import describe, normalise, register
 from jointsr.errors import UserError, environment_message
 
 log = logging.getLogger("jointsr")
@@ -192,12 +192,16 @@ def run_command(command: str, hydra_main: Callable[[], object]) -> None:
                 os.environ[key] = value
 
 
-def hydra_command(command: str, config_name: str, task: Callable) -> Callable[[], None]:
+def hydra_command(command: str, config_name: str, task: Callable, description: str,
+                  examples: list[str]) -> Callable[[], None]:
     """The console entry of ``jointsr-<command>``: ``task(cfg)`` under ``@hydra.main`` with the
-    primary config ``config_name``, user errors reported as one line and exit status 2."""
+    primary config ``config_name``, user errors reported as one line and exit status 2;
+    ``description`` and ``examples`` open its ``--help``."""
     import hydra
 
     from jointsr import CONFIG_DIR
+
+    describe(command, config_name, description, examples)
 
     @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name=config_name)
     @reports_user_errors(command)
@@ -208,5 +212,5 @@ def hydra_command(command: str, config_name: str, task: Callable) -> Callable[[]
     def main() -> None:
         run_command(command, hydra_main)
 
-    main.__doc__ = f"``jointsr-{command} [overrides]``: {task.__doc__ or ''}".strip()
+    main.__doc__ = f"``jointsr-{command} [overrides]``: {description}"
     return main

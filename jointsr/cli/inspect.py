@@ -28,7 +28,7 @@ from jointsr.errors import (
     MissingFileError,
     check_writable_folder,
 )
-from jointsr.evaluation.results import write_csv_atomic, write_json_atomic
+from jointsr.files import write_csv_atomic, write_json_atomic
 from jointsr.inference.inputs import prepare_inputs, select_device, simulate_target
 from jointsr.inspection.analysis import Inspection, analyse
 from jointsr.inspection.figures import write_figures
@@ -244,7 +244,12 @@ def inspect_checkpoint(cfg: DictConfig) -> dict:
     return summary
 
 
-main = hydra_command("inspect", "inspect", inspect_checkpoint)
+main = hydra_command(
+    "inspect", "inspect", inspect_checkpoint,
+    description=(
+        "figures of what the sparse codes of a trained JointSR or LMCSC do."),
+    examples=[
+        "jointsr-inspect ckpt_path=<ckpt> data=cave image=feathers"])
 
 
 if __name__ == "__main__":

@@ -60,10 +60,6 @@ def check_paths(cfg: DictConfig) -> tuple[Path | None, Path | None, Path, Path |
     if simulate and cfg.get("target") not in (None, ""):
         raise ConfigError(f"target={cfg.target} and simulate={simulate}: give one (simulate= makes the LR target "
                           f"from an HR image)")
-    if not isinstance(cfg.overwrite, bool):
-        raise ConfigError(f"overwrite={cfg.overwrite!r} must be true or false")
-    if not isinstance(cfg.bits, int) or isinstance(cfg.bits, bool):
-        raise ConfigError(f"bits={cfg.bits} must be 8 or 16 (the output PNG's bit depth)")
     target = None if simulate else Path(cfg.target).expanduser()
     truth = Path(simulate).expanduser() if simulate else None
     guide = Path(cfg.guide).expanduser()
@@ -152,7 +148,15 @@ def simulation_report(prediction: np.ndarray, truth: np.ndarray, lr_target: torc
             f"{ours['psnr'] - reference['psnr']:+.2f} dB")
 
 
-main = hydra_command("predict", "predict", predict)
+main = hydra_command(
+    "predict", "predict", predict,
+    description=(
+        "super-resolve your own LR image with a trained checkpoint and an HR guide, or (simulate=) "
+        "degrade an HR image as the protocol does, super-resolve it and print PSNR/SSIM. Writes "
+        "out= and nothing else."),
+    examples=[
+        "jointsr-predict ckpt_path=<ckpt> target=nir_lr.png guide=rgb_hr.png out=nir_sr.png",
+        "jointsr-predict ckpt_path=<ckpt> simulate=nir_hr.png guide=rgb_hr.png"])
 
 
 if __name__ == "__main__":

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
 
+from jointsr.cli.command import USER_ERROR_STATUS, report
 from jointsr.report.aggregation import (
     Comparison,
     Configuration,
@@ -65,7 +65,7 @@ def make_report(roots: Sequence[str | Path], out: str | Path, params: bool = Tru
     unfinished = [run for run in runs if not run.finished]
     by_task: dict[tuple[str, int], list[Run]] = defaultdict(list)
     for run in finished:
-        if params and run.params is None:  # a run before issue 15 did not record its count
+        if params and run.params is None:  # a test document without its parameter count
             run.params = count_parameters(run)
         by_task[(run.data, run.scale)].append(run)
     tasks: dict[tuple[str, int], list[Configuration]] = {
@@ -177,8 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary = make_report(args.dirs, args.out, params=not args.no_params, dpi=args.dpi,
                               max_grids=args.max_grids, reference=args.reference)
     except (FileNotFoundError, ValueError) as error:
-        print(f"jointsr-report: {error}", file=sys.stderr)
-        return 2
+        report("report", str(error))
+        return USER_ERROR_STATUS
     print(f"{summary['finished']} finished, {summary['unfinished']} unfinished run(s); "
           f"tasks: {', '.join(summary['groups']) or 'none'}")
     for line in summary["table"]:

@@ -18,8 +18,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from jointsr.cli.command import USER_ERROR_STATUS, report
 from jointsr.data.io import IMAGE_SUFFIXES
 from jointsr.errors import InputError, MissingFileError, UserError
@@ -81,27 +79,21 @@ def score_pair(prediction_path: Path, truth_path: Path) -> tuple[dict[str, float
 
 def score(prediction: Path, truth: Path) -> dict:
     """Per-image and mean metrics (PSNR averaged in dB, as the paper's tables)."""
+    from jointsr.evaluation.results import mean_metrics
+
     rows = []
     for name, prediction_path, truth_path in pairs(prediction, truth):
         metrics, note = score_pair(prediction_path, truth_path)
         rows.append({"name": name, **metrics, **({"note": note} if note else {})})
-    mean = {key: float(np.mean([row[key] for row in rows])) for key in ("psnr", "ssim", "ssim_plain")}
-    return {"per_image": rows, "mean": mean}
+    return {"per_image": rows, "mean": mean_metrics(rows)}
 
 
 def format_scores(document: dict) -> str:
-    header = f"{'image':<28} {'PSNR':>8} {'SSIM':>8} {'SSIM-plain':>11}"
-    lines = [header, "-" * len(header)]
+    """The per-image table, with the mean row when there are several images."""
+    from jointsr.evaluation.results import metrics_table
 
-    def row(name: str, values: dict) -> str:
-        psnr = "inf" if np.isinf(values["psnr"]) else f"{values['psnr']:.2f}"
-        text = f"{name:<28} {psnr:>8} {values['ssim']:>8.4f} {values['ssim_plain']:>11.4f}"
-        return text + (f"   ({values['note']})" if values.get("note") else "")
-
-    lines += [row(item["name"], item) for item in document["per_image"]]
-    if len(document["per_image"]) > 1:
-        lines += ["-" * len(header), row("mean", document["mean"])]
-    return "\n".join(lines)
+    per_image = document["per_image"]
+    return "\n".join(metrics_table(per_image, document["mean"] if len(per_image) > 1 else None))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -131,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(USER_ERROR_STATUS)
     print(format_scores(document))
     if args.json is not None:
-        from jointsr.evaluation.results import write_json_atomic
+        from jointsr.files import write_json_atomic
 
         print(f"wrote {write_json_atomic(args.json, document)}")
     sys.stdout.flush()

@@ -12,7 +12,8 @@ from omegaconf import DictConfig
 
 from jointsr.cli.command import hydra_command
 from jointsr.errors import ConfigError, check_writable_folder
-from jointsr.evaluation.results import format_table, tested_document, write_json_atomic
+from jointsr.evaluation.results import format_table, tested_document
+from jointsr.files import write_json_atomic
 from jointsr.runs.checkpoint import check_training_checkpoint
 from jointsr.runs.folder import RunDir
 from jointsr.runs.guard import check_same_config, record_config
@@ -162,7 +163,16 @@ def _plain(cfg: DictConfig) -> dict:
     return OmegaConf.to_container(cfg, resolve=True)
 
 
-main = hydra_command("train", "train", train)
+main = hydra_command(
+    "train", "train", train,
+    description=(
+        "fit a guided super-resolution model on a dataset's training patches, validate it as it "
+        "trains, then test its best checkpoint with the paper's protocol (PSNR/SSIM beside "
+        'bicubic).'),
+    examples=[
+        'jointsr-train data=cave scale=x4 trainer.max_steps=2000',
+        'jointsr-train experiment=budget_protocol            # the 20-minute CPU recipe (RGB-NIR x4)',
+        'jointsr-train -m model=jointsr,djf data=cave     # a sweep, one folder per job'])
 
 
 if __name__ == "__main__":

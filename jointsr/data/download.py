@@ -2,7 +2,8 @@
 
 ``fetch_archive(url, root)`` downloads into a temporary folder next to ``root``, checks
 the SHA-256, unpacks there, and renames the result to ``root`` only when everything
-succeeded: a failed or interrupted download never leaves a half-written ``root``.
+succeeded (:func:`jointsr.files.atomic_path`): a failed or interrupted download never leaves
+a half-written ``root``.
 URLs are opened with :func:`urllib.request.urlopen` (``http(s)://`` and ``file://``).
 """
 
@@ -19,6 +20,8 @@ import zipfile
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Iterator
+
+from jointsr.files import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +156,8 @@ def fetch_archive(url: str, root: str | os.PathLike, sha256: str | None = None, 
         content = entries[0] if len(entries) == 1 and entries[0].is_dir() else unpacked
         if root.exists():
             root.rmdir()  # empty (checked above)
-        os.replace(content, root)
+        with atomic_path(root) as partial:
+            os.replace(content, partial)
         log.info("unpacked %s into %s", archive.name, root)
         succeeded = True
         return root

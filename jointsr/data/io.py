@@ -173,18 +173,15 @@ def check_output(path: str | Path, bits: int) -> Path:
 
 
 def write_image(path: str | Path, image: np.ndarray, bits: int = 16) -> Path:
-    """Save a float image in [0, 1] as an 8- or 16-bit grey PNG, atomically (temporary
-    file, then rename), so an interrupted write leaves no half-written image."""
+    """Save a float image in [0, 1] as an 8- or 16-bit grey PNG, atomically
+    (:func:`jointsr.files.atomic_path`), so an interrupted write leaves no half-written image."""
     from PIL import Image
+
+    from jointsr.files import atomic_path
 
     path = check_output(path, bits)
     peak = 255 if bits == 8 else 65535
     pixels = np.round(np.clip(image, 0.0, 1.0) * peak).astype(np.uint8 if bits == 8 else np.uint16)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial.png")
-    try:
-        Image.fromarray(pixels).save(partial)
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
+    with atomic_path(path) as partial:
+        Image.fromarray(pixels).save(partial, format="PNG")
     return path

@@ -28,6 +28,7 @@ from torch.utils.data import Dataset
 
 from jointsr.data.scenes import Patches
 from jointsr.errors import ConfigError
+from jointsr.files import PARTIAL_SUFFIX, atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -123,39 +124,32 @@ class PatchStore:
         from jointsr.errors import check_writable_folder
 
         check_writable_folder(self.cache_dir, "the patch-store cache", "JOINTSR_CACHE_DIR=... (or paths.cache_dir=...)")
-        partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
         content, count, start = ContentHash(), 0, time.perf_counter()
-        try:
-            with h5py.File(partial, "w") as store:
-                arrays = None
-                for part in parts:
-                    if arrays is None:
-                        arrays = {name: store.create_dataset(
-                            name, shape=(0, *getattr(part, name).shape[1:]), dtype="<f4",
-                            maxshape=(None, *getattr(part, name).shape[1:]),
-                            chunks=(1, *getattr(part, name).shape[1:])) for name in ARRAYS}
-                    if len(part):
-                        for name in ARRAYS:
-                            rows = getattr(part, name)
-                            arrays[name].resize(count + len(rows), axis=0)
-                            arrays[name][count:count + len(rows)] = rows
-                            content.update(name, rows)
-                        count += len(part)
-                    if progress is not None:
-                        progress(1)
-                if not count:
-                    raise ConfigError(f"no {self.key.get('patch_size')}x{self.key.get('patch_size')} "
-                                      f"patch fits in the training images of {self.key.get('dataset')}")
-                attrs = {"format": STORE_FORMAT, "key": self.key_json, "key_digest": self.digest,
-                         "content_hash": content.hexdigest(), "count": count,
-                         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                         "build_seconds": round(time.perf_counter() - start, 3)}
-                store.attrs.update(attrs)
-            with open(partial, "rb") as stream:  # on disk before the rename makes it visible
-                os.fsync(stream.fileno())
-            os.replace(partial, self.path)
-        finally:
-            partial.unlink(missing_ok=True)
+        with atomic_path(self.path) as partial, h5py.File(partial, "w") as store:
+            arrays = None
+            for part in parts:
+                if arrays is None:
+                    arrays = {name: store.create_dataset(
+                        name, shape=(0, *getattr(part, name).shape[1:]), dtype="<f4",
+                        maxshape=(None, *getattr(part, name).shape[1:]),
+                        chunks=(1, *getattr(part, name).shape[1:])) for name in ARRAYS}
+                if len(part):
+                    for name in ARRAYS:
+                        rows = getattr(part, name)
+                        arrays[name].resize(count + len(rows), axis=0)
+                        arrays[name][count:count + len(rows)] = rows
+                        content.update(name, rows)
+                    count += len(part)
+                if progress is not None:
+                    progress(1)
+            if not count:
+                raise ConfigError(f"no {self.key.get('patch_size')}x{self.key.get('patch_size')} "
+                                  f"patch fits in the training images of {self.key.get('dataset')}")
+            attrs = {"format": STORE_FORMAT, "key": self.key_json, "key_digest": self.digest,
+                     "content_hash": content.hexdigest(), "count": count,
+                     "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                     "build_seconds": round(time.perf_counter() - start, 3)}
+            store.attrs.update(attrs)
         return attrs
 
     # -- reading -------------------------------------------------------------------------
@@ -300,8 +294,8 @@ class H5PatchDataset(Dataset):
 
 
 def list_stores(cache_dir: str | os.PathLike) -> list[Path]:
-    """Store files (and leftover partial files) in a cache folder."""
+    """Store files (and leftover partial files of interrupted builds) in a cache folder."""
     folder = Path(cache_dir).expanduser()
     if not folder.is_dir():
         return []
-    return sorted(list(folder.glob("*.h5")) + list(folder.glob(".*.partial")))
+    return sorted(list(folder.glob("*.h5")) + list(folder.glob(f".*{PARTIAL_SUFFIX}")))

@@ -1,4 +1,4 @@
-"""Test results: the per-image table, its mean, and the ``test_metrics.json`` file."""
+"""Test results: the per-image metrics, their mean, the ``test_metrics.json`` document and its table."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Mapping
 
+from jointsr.files import write_json_atomic
 from jointsr.metrics.protocol import DEPTH_BORDER
 
 #: the paper's metrics, in every document
@@ -18,11 +19,12 @@ METRICS = ("psnr", "ssim", "ssim_plain")
 DEPTH_METRICS = ("rmse", "rmse_crop")
 
 
-def mean_metrics(rows: list[dict]) -> dict[str, float]:
-    """Mean of each metric over the images (PSNR averaged in dB, as the paper's tables)."""
+def mean_metrics(rows: list[dict], keys: tuple[str, ...] = METRICS) -> dict[str, float]:
+    """Mean of each metric in ``keys`` over the images (PSNR averaged in dB, as the paper's
+    tables); empty for no images."""
     if not rows:
         return {}
-    return {key: float(sum(row[key] for row in rows) / len(rows)) for key in METRICS}
+    return {key: float(sum(row[key] for row in rows) / len(rows)) for key in keys}
 
 
 def test_metrics(model: str, data: str, scale: int, rows: list[dict], rmse_unit: str | None = None,
@@ -48,7 +50,7 @@ def test_metrics(model: str, data: str, scale: int, rows: list[dict], rmse_unit:
     document = {"model": model, "data": data, "scale": int(scale), "per_image": per_image,
                 "mean": mean_metrics(per_image)}
     if rmse_unit is not None:
-        document["mean"].update({key: _mean(item[key] for item in per_image) for key in DEPTH_METRICS})
+        document["mean"].update(mean_metrics(per_image, DEPTH_METRICS))
         document["rmse"] = {"unit": rmse_unit, "border_crop": int(rmse_border)}
     if training is not None:
         document["training"] = dict(training)
@@ -74,11 +76,6 @@ def tested_document(model, datamodule, scale: int, cache_dir: str | os.PathLike 
     if document["params"]:
         document["bicubic"] = bicubic_reference(datamodule, cache_dir)
     return document
-
-
-def _mean(values) -> float:
-    values = list(values)
-    return float(sum(values) / len(values)) if values else math.nan
 
 
 def bicubic_reference(datamodule, cache_dir: str | os.PathLike | None) -> dict:
@@ -117,9 +114,7 @@ def bicubic_reference(datamodule, cache_dir: str | os.PathLike | None) -> dict:
         for index in range(hr.shape[0]):
             metrics = evaluate_pair(prediction[index, 0].float().numpy(), hr[index, 0].float().numpy())
             per_image[str(batch["name"][index])] = {"psnr": metrics["psnr"], "ssim": metrics["ssim"]}
-    reference = {"per_image": per_image,
-                 "mean": {key_: float(sum(v[key_] for v in per_image.values()) / len(per_image))
-                          for key_ in ("psnr", "ssim")} if per_image else {}}
+    reference = {"per_image": per_image, "mean": mean_metrics(list(per_image.values()), ("psnr", "ssim"))}
     if path is not None:
         try:
             write_json_atomic(path, {"key": key, "reference": reference})
@@ -128,42 +123,14 @@ def bicubic_reference(datamodule, cache_dir: str | os.PathLike | None) -> dict:
     return reference
 
 
-def write_json_atomic(path: str | os.PathLike, document: dict) -> Path:
-    """Write ``document`` as JSON through a temporary file, so no reader sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(document, indent=2, allow_nan=True) + "\n")
-    partial.replace(path)
-    return path
-
-
-def write_csv_atomic(path: str | os.PathLike, rows: list[dict], columns: list[str]) -> Path:
-    """Write ``rows`` (dicts, missing keys left empty) as CSV through a temporary file."""
-    import csv
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    partial.replace(path)
-    return path
-
-
 def format_table(document: dict) -> str:
-    """A plain-text per-image table with the mean as its last row (and the depth RMSE in
-    its unit, whole image and cropped, when the document has it)."""
+    """A plain-text per-image table of a ``test_metrics.json`` document, titled by its model,
+    data and scale, with the mean as its last row (and bicubic beside it, and the depth RMSE
+    in its unit, whole image and cropped, when the document has them)."""
     title = f"{document['model']} on {document['data']} x{document['scale']}"
     depth = document.get("rmse")
     bicubic = document.get("bicubic")
-    header = f"{'image':<28} {'PSNR':>8} {'SSIM':>8} {'SSIM-plain':>11}"
-    if bicubic:
-        header += f" {'bicubic':>8} {'gain dB':>8} {'bic.SSIM':>8}"
     if depth:
-        header += f" {'RMSE':>8} {'RMSE-crop' + str(depth['border_crop']):>11}"
         title += f" (RMSE in {depth['unit']}; crop: {depth['border_crop']} pixels per side)"
     training = document.get("training")
     if training:
@@ -171,7 +138,21 @@ def format_table(document: dict) -> str:
         title += f"; trained {training.get('steps')} steps" + (f", {minutes:.1f} min" if minutes is not None else "")
     if bicubic:
         title += "; bicubic: MATLAB bicubic upsampling of the same LR inputs, gain = PSNR - bicubic"
-    lines = [title, header, "-" * len(header)]
+    return "\n".join([title, *metrics_table(document["per_image"], document["mean"], bicubic, depth)])
+
+
+def metrics_table(per_image: list[dict], mean: dict | None, bicubic: dict | None = None,
+                  depth: dict | None = None) -> list[str]:
+    """The lines of a per-image metrics table: a header, one row per image (PSNR, SSIM,
+    SSIM-plain, and the row's ``note`` when it has one), then a rule and the ``mean`` row
+    (only the rule for an empty mean; neither for ``None``). With ``bicubic`` (a document's
+    ``bicubic`` entry) each row adds bicubic's PSNR, the gain over it and its SSIM; with
+    ``depth`` (a document's ``rmse`` entry) the RMSE whole and cropped."""
+    header = f"{'image':<28} {'PSNR':>8} {'SSIM':>8} {'SSIM-plain':>11}"
+    if bicubic:
+        header += f" {'bicubic':>8} {'gain dB':>8} {'bic.SSIM':>8}"
+    if depth:
+        header += f" {'RMSE':>8} {'RMSE-crop' + str(depth['border_crop']):>11}"
 
     def row(name: str, values: dict) -> str:
         psnr = values["psnr"]
@@ -185,10 +166,12 @@ def format_table(document: dict) -> str:
                 text += f" {'-':>8} {'-':>8} {'-':>8}"
         if depth:
             text += f" {values['rmse']:>8.3f} {values['rmse_crop']:>11.3f}"
-        return text
+        return text + (f"   ({values['note']})" if values.get("note") else "")
 
-    lines += [row(item["name"], item) for item in document["per_image"]]
-    lines.append("-" * len(header))
-    if document["mean"]:
-        lines.append(row("mean", document["mean"]))
-    return "\n".join(lines)
+    lines = [header, "-" * len(header)]
+    lines += [row(item["name"], item) for item in per_image]
+    if mean is not None:
+        lines.append("-" * len(header))
+        if mean:
+            lines.append(row("mean", mean))
+    return lines

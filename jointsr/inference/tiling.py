@@ -9,13 +9,11 @@ the network computes wrongly near a crop's inner edge (zero or replicate padding
 the whole image has neighbours) reaches at most ``r`` pixels inwards, all inside the
 halo: the stitched image equals whole-image inference up to float rounding.
 
-The radius is computed from the network's hyper-parameters, layer by layer along the
-longest path of its unrolled graph (:func:`receptive_radius`), never guessed. A network
-may also say it itself through a ``receptive_radius()`` method.
-
-Geometry. An LR pixel ``i`` sits at HR coordinate ``c_i = i s + (s - 1) / 2``. Tile
-origins are multiples of ``s`` (so the LR crop is exact and every strided layer keeps its
-phase), and of the patch stride of a patch-based network.
+The network says its radius (``receptive_radius()`` of the contract,
+:mod:`jointsr.models.network`), computed from its hyper-parameters layer by layer along the
+longest path of its unrolled graph, never guessed, and the step its tile origins must keep
+(``tile_alignment()``: the scale, so the LR crop is exact and every strided layer keeps its
+phase, and the patch grid's step of a patch-based network).
 """
 
 from __future__ import annotations
@@ -25,9 +23,9 @@ import math
 from typing import Callable
 
 import torch
-from torch import nn
 
 from jointsr.inference.memory import SAFETY, available_bytes, forward_memory_line
+from jointsr.models.network import SRNetwork
 
 log = logging.getLogger("jointsr")
 
@@ -38,123 +36,16 @@ AUTO_MEMORY_SHARE = 0.5
 
 
 # --------------------------------------------------------------------------- receptive radius
-def resample_radius(kernel: int, stride: int, padding: int) -> float:
-    """HR radius of a stride-``s`` convolution HR -> LR or its transpose LR -> HR (``kernel``,
-    ``padding``): the farthest HR pixel one LR pixel's kernel touches, from the LR pixel's
-    centre. LR pixel ``j`` touches HR ``j s - padding .. j s - padding + kernel - 1``."""
-    centre = (stride - 1) / 2
-    return max(padding + centre, kernel - 1 - padding - centre)
+def receptive_radius(net: SRNetwork) -> int:
+    """The HR radius beyond which no input changes an output pixel, rounded up: what the
+    network says (:meth:`~jointsr.models.network.SRNetwork.receptive_radius`). Raises a
+    ValueError for a network that cannot say it."""
+    return int(math.ceil(net.receptive_radius()))
 
 
-def _bicubic_radius(scale: int) -> float:
-    """MATLAB bicubic upscaling: output ``y`` reads LR taps within 2 of ``u = (y + 0.5) / s - 0.5``
-    (the cubic kernel is 0 beyond), i.e. within ``2 s`` HR pixels of their centres."""
-    return 2.0 * scale
-
-
-def _jointsr_radius(net) -> float:
-    from jointsr.models.jointsr import JointSR
-
-    assert isinstance(net, JointSR)
-    s, half = net.scale, net.K // 2
-    up = resample_radius(2 * s, s, (s + 1) // 2)  # conv_up and conv_down
-    if net.form == "free":
-        guide_update = target_update = net.free_kernel_size // 2
-    else:
-        guide_update, target_update = 2 * half, 2 * up  # E(D a) on the HR grid; via the LR grid
-    guide_drive, target_drive = half, up
-    v = guide_drive + net.T * guide_update   # guide encoder: analysis, then T updates
-    u = target_drive + net.T * target_update
-    h, g = u, v
-    guide_steps = sum(1 for step in net.steps if step.guide_update is not None)
-    for r in range(net.R):
-        h = max(h + target_update, target_drive, g)  # LeSITA reads g at the same pixel
-        if r < net.R - 1 and guide_steps:
-            g = max(g + guide_update, guide_drive, h)
-    radius = h + half  # the dictionary Dx
-    if net.skip is not None:
-        radius = max(radius, up)
-    return radius
-
-
-def _lmcsc_radius(net) -> float:
-    half, bicubic = net.K // 2, _bicubic_radius(net.scale)
-    guide = half + 2 * half * net.guide_encoder.iterations
-    target = max(bicubic + half, guide)
-    for _ in range(net.target_encoder.iterations):
-        target = max(target + 2 * half, bicubic + half, guide)
-    first = target + half  # dictionary
-    refine = first + half + 2 * half * net.refine_encoder.iterations
-    return max(refine + half, bicubic)
-
-
-def _coista_radius(net) -> float:
-    # bicubic, then every p x p patch containing the pixel (each coded from itself alone)
-    return _bicubic_radius(net.scale) + net.patch_size - 1
-
-
-def _djf_radius(net) -> float:
-    def branch(sequential: nn.Sequential) -> int:
-        return sum(m.kernel_size[0] // 2 for m in sequential if isinstance(m, nn.Conv2d))
-
-    bicubic = _bicubic_radius(net.scale)
-    features = max(bicubic + branch(net.target_branch), branch(net.guide_branch))
-    return max(features + branch(net.fusion), bicubic if net.residual else 0)
-
-
-def _srfbn_radius(net) -> float:
-    s = net.scale
-    kernel, stride, padding = net.block.up[0][0].kernel_size[0], net.scale, net.block.up[0][0].padding[0]
-    project = resample_radius(kernel, stride, padding)
-    conv_in = net.conv_in[0].kernel_size[0] // 2 * s  # an LR 3x3: neighbours s HR pixels apart
-    features = hidden = conv_in
-    groups = len(net.block.up)
-    for _ in range(net.num_steps):
-        low = max(features, hidden)  # L_0 = compress([F_in, h])
-        high = -math.inf
-        for _ in range(groups):  # dense 1x1 compressions: each group reads the farthest so far
-            high = max(high, low + project)
-            low = max(low, high + project)
-        hidden = low
-    upsample = resample_radius(net.upsample[0].kernel_size[0], s, net.upsample[0].padding[0])
-    return max(float(s), hidden + upsample + net.conv_out.kernel_size[0] // 2)  # + bilinear(y)
-
-
-def _bicubic_only_radius(net) -> float:
-    return _bicubic_radius(net.scale)
-
-
-def _radius_rules() -> dict[type, Callable[[nn.Module], float]]:
-    from jointsr.models.bicubic import Bicubic
-    from jointsr.models.coista import CoISTA
-    from jointsr.models.djf import DJF
-    from jointsr.models.jointsr import JointSR
-    from jointsr.models.lmcsc import LMCSC
-    from jointsr.models.srfbn import SRFBN
-
-    return {JointSR: _jointsr_radius, LMCSC: _lmcsc_radius, CoISTA: _coista_radius, DJF: _djf_radius,
-            SRFBN: _srfbn_radius, Bicubic: _bicubic_only_radius}
-
-
-def receptive_radius(net: nn.Module) -> int:
-    """The HR radius beyond which no input changes an output pixel, from the network's
-    hyper-parameters (a ``receptive_radius()`` method of the network, else the rule of
-    its class here). Raises a ValueError for a network neither knows."""
-    own = getattr(net, "receptive_radius", None)
-    if callable(own):
-        return int(math.ceil(own()))
-    for kind, rule in _radius_rules().items():
-        if isinstance(net, kind):
-            return int(math.ceil(rule(net)))
-    raise ValueError(f"{type(net).__name__}: its receptive radius is unknown, so it cannot be tiled; give it "
-                     f"a receptive_radius() method, or run it on the whole image (tile=0)")
-
-
-def alignment(net: nn.Module) -> int:
-    """Tile origins (HR) are multiples of this: the scale, and the patch grid's step of a
-    patch-based network in its current mode."""
-    step = int(getattr(net, "stride", 1)) if hasattr(net, "patch_size") else 1
-    return math.lcm(int(net.scale), step)
+def alignment(net: SRNetwork) -> int:
+    """Tile origins (HR) are multiples of this (:meth:`~jointsr.models.network.SRNetwork.tile_alignment`)."""
+    return int(net.tile_alignment())
 
 
 # --------------------------------------------------------------------------- tiles
@@ -179,7 +70,7 @@ def tile_crops(height: int, width: int, tile: int, halo: int, align: int):
         yield (y0, y1, x0, x1), (max(0, y0 - halo), min(height, y1 + halo), max(0, x0 - halo), min(width, x1 + halo))
 
 
-def tiled_forward(net: nn.Module, lr_target: torch.Tensor, hr_guide: torch.Tensor, tile: int,
+def tiled_forward(net: SRNetwork, lr_target: torch.Tensor, hr_guide: torch.Tensor, tile: int,
                   halo: int | None = None, progress: bool = True) -> torch.Tensor:
     """``net(lr_target, hr_guide)`` computed on HR tiles of at most ``tile x tile`` pixels
     (``tile <= 0``, or one tile holding the image: the whole image at once), each from its
@@ -257,7 +148,7 @@ class _progress_bar:
 
 
 # --------------------------------------------------------------------------- automatic tile size
-def auto_tile(net: nn.Module, height: int, width: int, guide_channels: int, device: torch.device,
+def auto_tile(net: SRNetwork, height: int, width: int, guide_channels: int, device: torch.device,
               budget_bytes: int | None = None, batch: int = 1) -> int | None:
     """The tile (HR side) for a batch of ``height x width`` HR outputs: 0 (the whole image) when its
     forward pass fits in ``budget_bytes`` (default: :data:`AUTO_MEMORY_SHARE` of the memory
@@ -303,7 +194,7 @@ def check_tile(value) -> int | None:
     return value
 
 
-def forward_any_size(net: nn.Module, lr_target: torch.Tensor, hr_guide: torch.Tensor, tile: int | None = None,
+def forward_any_size(net: SRNetwork, lr_target: torch.Tensor, hr_guide: torch.Tensor, tile: int | None = None,
                      budget_bytes: int | None = None, progress: bool = True) -> torch.Tensor:
     """The entry the hooks call: ``tile=None`` chooses it (:func:`auto_tile`), ``0`` the whole
     image, ``N`` tiles of ``N`` HR pixels."""

@@ -53,7 +53,7 @@ from jointsr.errors import ConfigError, check_choice, check_int
 from jointsr.functional.imresize import imresize
 from jointsr.functional.operators import operator_norm_sq
 from jointsr.models.blocks import Threshold, normalise_atoms_
-from jointsr.models.network import SRNetwork
+from jointsr.models.network import SRNetwork, bicubic_radius
 from jointsr.models.ops import soft_threshold
 
 Init = Literal["ista", "random"]
@@ -126,13 +126,15 @@ class CoISTA(SRNetwork):
             training crops start on multiples of the scale, so with a fixed grid every
             training patch sits at one phase of the LR grid (and its 90-degree rotations'):
             the network learns that phase only, and the stride-1 test, which averages every
-            phase, loses 0.8 dB to a stride-4 test at the trained phase (issue 12, CAVE x4).
+            phase, loses 0.8 dB to a stride-4 test at the trained phase (CAVE x4).
         atoms: ``n``, dictionary atoms (code length) of each branch and of ``D_H``.
         layers: ``L``, untied ISTA layers per branch.
         init: ``ista`` or ``random`` (see the module docstring).
         threshold_init: ``lambda`` (``ista``: thresholds ``lambda / L``) or the thresholds.
         seed: seed of the ``ista`` initialisation's random dictionaries.
     """
+
+    title = "CoISTA"
 
     def __init__(
         self,
@@ -204,6 +206,16 @@ class CoISTA(SRNetwork):
         self.fuse_guide.weight.zero_()
         self.fuse_threshold.reset(threshold_init / lip_y)
         self.hr_dictionary.weight.copy_(target_dict[..., None, None])
+
+    def receptive_radius(self) -> float:
+        """The bicubic input, then every ``p x p`` patch containing the pixel (each coded from
+        itself alone)."""
+        return bicubic_radius(self.scale) + self.patch_size - 1
+
+    def tile_alignment(self) -> int:
+        """The scale and the patch grid's step in the current mode: every tile sees the grid
+        the whole image has."""
+        return math.lcm(int(self.scale), int(self.stride))
 
     # ------------------------------------------------------------------ patches
     @property

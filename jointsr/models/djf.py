@@ -22,7 +22,7 @@ from torch import nn
 
 from jointsr.errors import ConfigError, check_choice, check_int
 from jointsr.functional.imresize import imresize
-from jointsr.models.network import SRNetwork
+from jointsr.models.network import SRNetwork, bicubic_radius
 
 
 def _three_layer_cnn(in_channels: int, widths: tuple[int, int], kernels: tuple[int, int, int]
@@ -49,6 +49,8 @@ class DJF(SRNetwork):
         kernel_sizes: kernel sizes of the three layers of every branch (9, 1, 5).
         residual: add the bicubic-upsampled target to the output (as the original).
     """
+
+    title = "DJF"
 
     def __init__(
         self,
@@ -86,3 +88,13 @@ class DJF(SRNetwork):
         features = torch.cat([self.target_branch(upsampled), self.guide_branch(hr_guide)], dim=1)
         out = self.fusion(features)
         return out + upsampled if self.residual else out
+
+    def receptive_radius(self) -> float:
+        """The bicubic input, the deeper of the two branches, the fusion CNN ('same'
+        convolutions: each adds half its kernel), and the bicubic input added back."""
+        def branch(sequential: nn.Sequential) -> int:
+            return sum(m.kernel_size[0] // 2 for m in sequential if isinstance(m, nn.Conv2d))
+
+        bicubic = bicubic_radius(self.scale)
+        features = max(bicubic + branch(self.target_branch), branch(self.guide_branch))
+        return max(features + branch(self.fusion), bicubic if self.residual else 0)

@@ -36,7 +36,8 @@ from jointsr.models.blocks import (
     conv_up,
     normalise_atoms_,
 )
-from jointsr.models.network import SRNetwork, equalized_scales, threshold_summary
+from jointsr.models.codes import NetworkTrace, Shrinkage, State, encoder_labels, threshold_layers
+from jointsr.models.network import SRNetwork, equalized_scales, resample_radius, threshold_summary
 from jointsr.models.ops import lesita
 
 Init = Literal["ista", "random"]
@@ -111,6 +112,11 @@ class JointSR(SRNetwork):
             response to a smooth code by up to 0.31 of the code, and the unrolled network
             applies ``S`` ``T + R`` times: the calibrated start is lost in one step.
     """
+
+    title = "JointSR"
+    # one class, two rows of a report: the paper's network and our fast CPU recipe
+    config_titles = {"jointsr_paper": "Proposed (jointsr_paper)", "jointsr": "JointSR-fast (ours, CPU recipe)"}
+    has_codes = True
 
     def __init__(
         self,
@@ -318,6 +324,65 @@ class JointSR(SRNetwork):
         """With ``equalized_lr``, ``1 / sqrt(fan_in)`` for every convolution weight
         (:func:`~jointsr.models.network.equalized_scales`); thresholds at the rate itself."""
         return equalized_scales(self) if self.equalized_lr else {}
+
+    def receptive_radius(self) -> float:
+        """Along the unrolled graph: the guide encoder (analysis, then T updates), the target
+        encoder, then every RNN step (LeSITA reads the other state at the same pixel), the
+        dictionary ``Dx``, and the skip of ``y``."""
+        s, half = self.scale, self.K // 2
+        up = resample_radius(2 * s, s, (s + 1) // 2)  # conv_up and conv_down
+        if self.form == "free":
+            guide_update = target_update = self.free_kernel_size // 2
+        else:
+            guide_update, target_update = 2 * half, 2 * up  # E(D a) on the HR grid; via the LR grid
+        guide_drive, target_drive = half, up
+        g = guide_drive + self.T * guide_update
+        h = target_drive + self.T * target_update
+        guide_steps = sum(1 for step in self.steps if step.guide_update is not None)
+        for r in range(self.R):
+            h = max(h + target_update, target_drive, g)
+            if r < self.R - 1 and guide_steps:
+                g = max(g + guide_update, guide_drive, h)
+        radius = h + half  # the dictionary Dx
+        return max(radius, up) if self.skip is not None else radius
+
+    @torch.no_grad()
+    def code_trace(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> NetworkTrace:
+        """States ``target`` = ``u_0 .. u_T`` (``enc t``), then ``h_1 .. h_R`` (``rnn r``);
+        ``guide`` = ``v_0 .. v_T``, then ``g_1 .. g_{R-1}`` (where the guide state is updated).
+        LeSITA at every RNN step: ``h_r = xi(update_h(h_{r-1}) + Bh y; g_{r-1})``, then
+        ``g_r = xi(update_g(g_{r-1}) + Bg z; h_r)``."""
+        outputs, codes = self.trace(lr_target, hr_guide)
+        u, v, h, g = codes["u"], codes["v"], codes["h"], codes["g"]
+        target = State("target", encoder_labels(u) + [(f"rnn {r}", c) for r, c in enumerate(h, 1)])
+        guide = State("guide", encoder_labels(v) + [(f"rnn {r}", c) for r, c in enumerate(g, 1)])
+
+        shrinkages: list[Shrinkage] = []
+        pairs = [(f"enc {len(u) - 1}", u[-1], v[-1])]
+        previous_h, previous_g = u[-1], v[-1]
+        for r in range(1, self.R + 1):
+            step = self.steps[(r - 1) % len(self.steps)]
+            value = step.target_update(previous_h) + step.target_drive(lr_target)
+            shrinkages.append(Shrinkage(f"h rnn {r}", "g", value, previous_g, step.target_mu(), h[r - 1]))
+            previous_h = h[r - 1]
+            if r - 1 < len(g):  # the guide state is updated after this step
+                value = step.guide_update(previous_g) + step.guide_drive(hr_guide)
+                shrinkages.append(Shrinkage(f"g rnn {r}", "h", value, previous_h, step.guide_mu(), g[r - 1]))
+                previous_g = g[r - 1]
+            pairs.append((f"rnn {r}", previous_h, previous_g))
+
+        skip = self.skip(lr_target) if self.skip is not None else 0.0
+        encoder_image = self.dictionary(u[-1]) + skip  # Dx u_T: what the encoders alone give
+        reconstructions = [(f"enc {len(u) - 1}", encoder_image)]
+        if self.R > 0:
+            reconstructions += [(f"rnn {r}", image) for r, image in enumerate(outputs, 1)]
+        final_code = h[-1] if h else u[-1]
+        return NetworkTrace(
+            network=type(self).__name__, output=reconstructions[-1][1], states=[target, guide],
+            shrinkages=shrinkages, pairs=pairs, reconstructions=reconstructions,
+            atoms=self.dictionary.weight.detach().transpose(0, 1).cpu(), atom_code=final_code,
+            guide_filters=self.guide_encoder.analysis.weight.detach().cpu(), guide_code=(g or v)[-1],
+            layers=threshold_layers(self, ("steps.",)))
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # weights saved before thresholds were calibrated from data: already trained

@@ -48,7 +48,8 @@ from jointsr.models.blocks import (
     conv,
     normalise_atoms_,
 )
-from jointsr.models.network import SRNetwork, threshold_summary
+from jointsr.models.codes import NetworkTrace, Shrinkage, State, encoder_labels, lesita_inputs, threshold_layers
+from jointsr.models.network import SRNetwork, bicubic_radius, threshold_summary
 
 Init = Literal["ista", "gaussian"]
 
@@ -70,6 +71,9 @@ class LMCSC(SRNetwork):
         weight_std: standard deviation of the ``gaussian`` initialisation.
         seed: seed of the ``ista`` initialisation's random dictionary.
     """
+
+    title = "LMCSC"
+    has_codes = True
 
     def __init__(
         self,
@@ -169,6 +173,41 @@ class LMCSC(SRNetwork):
         information), ``v`` (refinement); the last of each is that encoder's final code."""
         trace: dict[str, list[torch.Tensor]] = {"z": [], "u": [], "v": []}
         return [self._run(lr_target, hr_guide, trace)], trace
+
+    @torch.no_grad()
+    def code_trace(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> NetworkTrace:
+        """States ``guide`` = ``z_0 .. z_G``, ``target`` = ``u_0 .. u_T`` (LeSITA with the final
+        guide code ``Z`` as side information at every iteration), ``refine`` = ``v_0 .. v_F``."""
+        (output,), codes = self.trace(lr_target, hr_guide)
+        side = codes["z"][-1]  # the final guide code
+        upsampled = imresize(lr_target, scale=self.scale)  # the target encoder's input, as in _run
+        inputs = lesita_inputs(self.target_encoder, upsampled, codes["u"])
+        shrinkages = [Shrinkage(f"u enc {t}", "z", value, side, mu, code)
+                      for t, ((value, mu), code) in enumerate(zip(inputs, codes["u"]))]
+        pairs = [(f"enc {t}", code, side) for t, code in enumerate(codes["u"])]
+        first_stage = self.dictionary(codes["u"][-1])
+        return NetworkTrace(
+            network=type(self).__name__, output=output,
+            states=[State("target", encoder_labels(codes["u"])), State("guide", encoder_labels(codes["z"])),
+                    State("refine", encoder_labels(codes["v"]))],
+            shrinkages=shrinkages, pairs=pairs,
+            reconstructions=[("stage 1", first_stage), ("output", output)],
+            atoms=self.dictionary.weight.detach().transpose(0, 1).cpu(), atom_code=codes["u"][-1],
+            guide_filters=self.guide_encoder.analysis.weight.detach().cpu(), guide_code=side,
+            layers=threshold_layers(self, ("target_encoder.",)))
+
+    def receptive_radius(self) -> float:
+        """The guide encoder, the target encoder (bicubic input, the final guide code as side
+        information at every iteration), the dictionary, the refinement encoder and ``D2``,
+        and the bicubic ``Y`` added to the output."""
+        half, bicubic = self.K // 2, bicubic_radius(self.scale)
+        guide = half + 2 * half * self.guide_encoder.iterations
+        target = max(bicubic + half, guide)
+        for _ in range(self.target_encoder.iterations):
+            target = max(target + 2 * half, bicubic + half, guide)
+        first = target + half  # dictionary
+        refine = first + half + 2 * half * self.refine_encoder.iterations
+        return max(refine + half, bicubic)
 
     def _run(self, lr_target: torch.Tensor, hr_guide: torch.Tensor,
              trace: dict[str, list[torch.Tensor]] | None = None) -> torch.Tensor:

@@ -1,16 +1,24 @@
 """The contract every network of jointsr implements: :class:`SRNetwork`.
 
-The LightningModule (``jointsr.training.module``), the entry points (``predict``, ``eval``) and the
-inspect tool use a network only through what is written here; a new network subclasses
-:class:`SRNetwork`, sets ``scale`` and ``guide_channels`` and defines ``forward``. How the
-steps' losses are weighted is the training's business, not the network's
-(``model.step_weights`` of the LightningModule).
+The LightningModule (``jointsr.training.module``), the entry points (``predict``, ``eval``),
+tiling, the report and the inspect tool use a network only through what is written here; a
+new network subclasses :class:`SRNetwork`, sets ``scale``, ``guide_channels`` and ``title``,
+defines ``forward`` and ``receptive_radius``, and is found from its model config
+(``conf/model/<name>.yaml``, :mod:`jointsr.models.catalog`). How the steps' losses are
+weighted is the training's business, not the network's (``model.step_weights`` of the
+LightningModule).
 
 ========================================  ===================================================
 member                                    meaning
 ========================================  ===================================================
 ``scale: int``                            the upscaling factor ``s``
 ``guide_channels: int``                   1 (luminance guide) or 3 (RGB guide)
+``title: str`` (class)                    the network's row title in reports and tables
+``config_titles: dict`` (class)           titles of particular model configs of the class
+                                          (``{config name: title}``), where one class
+                                          serves several rows; the others are ``title``
+``has_codes: bool`` (class)               whether it computes sparse codes that
+                                          :meth:`code_trace` returns (``jointsr-inspect``)
 ``forward(lr, guide) -> hr``              ``(B,1,h,w), (B,C,sh,sw) -> (B,1,sh,sw)``
 ``forward_steps(lr, guide) -> list``      the HR prediction of every unrolled step, the
                                           output last (one element for a one-step network)
@@ -23,15 +31,26 @@ member                                    meaning
 ``check_inputs(lr, guide)``               a ValueError naming the shapes unless they fit
 ``learning_rate_scales() -> dict``        per-parameter factors of the optimiser's learning
                                           rate (``{name: factor}``; empty: one rate for all)
+``receptive_radius() -> float``           the HR radius beyond which no input changes an
+                                          output pixel, from the hyper-parameters (tiling)
+``tile_alignment() -> int``               tile origins (HR) are multiples of this
+``code_trace(lr, guide)``                 the codes of one pass, kept whole, a
+                                          :class:`~jointsr.models.codes.NetworkTrace`
+                                          (networks with ``has_codes`` only)
 ========================================  ===================================================
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, ClassVar
+
 import torch
 from torch import nn
 
 from jointsr.models.blocks import Threshold, check_guided_inputs
+
+if TYPE_CHECKING:
+    from jointsr.models.codes import NetworkTrace
 
 
 class SRNetwork(nn.Module):
@@ -43,6 +62,18 @@ class SRNetwork(nn.Module):
 
     scale: int
     guide_channels: int
+    #: the network's row title in reports and tables
+    title: ClassVar[str]
+    #: titles of particular model configs (``conf/model/<name>.yaml``) of this class, where one
+    #: class serves several rows of a report; the other configs are titled ``title``
+    config_titles: ClassVar[dict[str, str]] = {}
+    #: whether the network computes sparse codes that :meth:`code_trace` returns
+    has_codes: ClassVar[bool] = False
+
+    @classmethod
+    def title_of(cls, config_name: str) -> str:
+        """The report title of the model config ``config_name`` built on this class."""
+        return cls.config_titles.get(config_name, cls.title)
 
     def forward(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} must define forward(lr_target, hr_guide)")
@@ -75,6 +106,39 @@ class SRNetwork(nn.Module):
         """``{parameter name: factor}``: the optimiser steps these parameters at ``factor``
         times its learning rate (the rest at the rate itself). None by default."""
         return {}
+
+    def receptive_radius(self) -> float:
+        """The HR radius beyond which no input changes an output pixel, computed from the
+        hyper-parameters layer by layer along the longest path of the unrolled graph (what
+        tiling grows every tile by). A network that does not define it cannot be tiled."""
+        raise ValueError(f"{type(self).__name__}: its receptive radius is unknown, so it cannot be tiled; give "
+                         f"it a receptive_radius() method, or run it on the whole image (tile=0)")
+
+    def tile_alignment(self) -> int:
+        """Tile origins (HR) are multiples of this: the scale, so that the LR crop of a tile
+        is exact and every strided layer keeps its phase."""
+        return int(self.scale)
+
+    def code_trace(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> NetworkTrace:
+        """The sparse codes of one pass on one image pair, kept whole, with what rebuilds
+        every LeSITA shrinkage (:class:`~jointsr.models.codes.NetworkTrace`); only for a
+        network with ``has_codes``."""
+        raise NotImplementedError(f"{type(self).__name__} has no sparse codes (has_codes is False)")
+
+
+def resample_radius(kernel: int, stride: int, padding: int) -> float:
+    """HR radius of a stride-``s`` convolution HR -> LR or its transpose LR -> HR (``kernel``,
+    ``padding``): the farthest HR pixel one LR pixel's kernel touches, from the LR pixel's
+    centre. An LR pixel ``i`` sits at HR coordinate ``i s + (s - 1) / 2`` and its kernel
+    touches HR ``i s - padding .. i s - padding + kernel - 1``."""
+    centre = (stride - 1) / 2
+    return max(padding + centre, kernel - 1 - padding - centre)
+
+
+def bicubic_radius(scale: int) -> float:
+    """MATLAB bicubic upscaling: output ``y`` reads LR taps within 2 of ``u = (y + 0.5) / s - 0.5``
+    (the cubic kernel is 0 beyond), i.e. within ``2 s`` HR pixels of their centres."""
+    return 2.0 * scale
 
 
 def fan_in(module: nn.Module) -> int:

@@ -29,12 +29,14 @@ The parameter counts match the paper's with one channel in and out.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from jointsr.errors import ConfigError, check_choice, check_int
-from jointsr.models.network import SRNetwork
+from jointsr.models.network import SRNetwork, resample_radius
 
 # (kernel, stride, padding) of the LR <-> HR projections, per scale.
 PROJECTIONS: dict[int, tuple[int, int, int]] = {s: (s + 4, s, 2) for s in (2, 4, 8, 16)}
@@ -93,6 +95,9 @@ class SRFBN(SRNetwork):
             every step: ``model.step_weights=uniform`` in conf/model/srfbn.yaml).
     """
 
+    title = "SRFBN"
+    config_titles = {"srfbn_s": "SRFBN-S"}  # the paper's small network (F=32, G=3)
+
     def __init__(self, scale: int, guide_channels: int = 1, num_features: int = 64,
                  num_groups: int = 6, num_steps: int = 4) -> None:
         super().__init__()
@@ -126,3 +131,22 @@ class SRFBN(SRNetwork):
             hidden = self.block(lr_features, hidden)
             outputs.append(interpolated + self.conv_out(self.upsample(hidden)))
         return outputs
+
+    def receptive_radius(self) -> float:
+        """The LR 3x3 input convolution, then per feedback step the block's up and down
+        projections, whose dense 1x1 compressions let every group read the farthest state so
+        far; the upsampling projection, the output 3x3 and the bilinear ``y`` added."""
+        s = self.scale
+        kernel, padding = self.block.up[0][0].kernel_size[0], self.block.up[0][0].padding[0]
+        project = resample_radius(kernel, s, padding)
+        conv_in = self.conv_in[0].kernel_size[0] // 2 * s  # an LR 3x3: neighbours s HR pixels apart
+        features = hidden = conv_in
+        for _ in range(self.num_steps):
+            low = max(features, hidden)  # L_0 = compress([F_in, h])
+            high = -math.inf
+            for _ in range(len(self.block.up)):
+                high = max(high, low + project)
+                low = max(low, high + project)
+            hidden = low
+        upsample = resample_radius(self.upsample[0].kernel_size[0], s, self.upsample[0].padding[0])
+        return max(float(s), hidden + upsample + self.conv_out.kernel_size[0] // 2)

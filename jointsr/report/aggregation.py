@@ -24,7 +24,7 @@ from jointsr.evaluation.stats import (
     paired_t_interval,
     spread,
 )
-from jointsr.report.published import model_title
+from jointsr.models.catalog import model_title
 from jointsr.report.runs import Run, format_value, parse_overrides
 
 #: override keys that never make a configuration (exact keys, and prefixes ending in ".")
@@ -175,11 +175,11 @@ def _configured_value(run: Run, key: str) -> str | None:
 
 
 def label_configurations(configs: list[Configuration]) -> None:
-    """Each configuration's label: its model's title (``paper_results.model_title``: "Proposed
-    (jointsr_paper)", "JointSR-fast (ours, CPU recipe)", the paper's names of the baselines)
-    when the task holds several models, then the ``key=value`` overrides that differ between
-    the configurations of that model (keys in the order the runs gave them); a model's only
-    configuration is its title."""
+    """Each configuration's label: its model's title, as its network class gives it
+    (:func:`~jointsr.models.catalog.model_title`: "Proposed (jointsr_paper)", "JointSR-fast
+    (ours, CPU recipe)", the paper's names of the baselines) when the task holds several
+    models, then the ``key=value`` overrides that differ between the configurations of that
+    model (keys in the order the runs gave them); a model's only configuration is its title."""
     models_differ = len({config.model for config in configs}) > 1
     for config in configs:
         siblings = [other for other in configs if other.model == config.model]

@@ -1,23 +1,28 @@
 """The bicubic reference line of the plots: a bicubic run among the inputs, else our measured
-bicubic means (``experiments/bicubic/README.md``, ``jointsr-eval model=bicubic``) when the
-runs used the protocol those were measured with."""
+bicubic means (``bicubic_reference.csv`` beside this module, from ``experiments/bicubic/``,
+``jointsr-eval model=bicubic``) when the runs used the protocol those were measured with. A
+task with neither has no reference line."""
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
+from pathlib import Path
 
 from jointsr.report.aggregation import Configuration
 
-#: mean test PSNR (dB) of MATLAB-bicubic upsampling, paper protocol (whole test images,
-#: bicubic degradation without noise, CAVE band 25), per (dataset name, scale)
-MEASURED_BICUBIC_PSNR = {
-    ("cave", 4): 30.33, ("cave", 8): 26.60,
-    ("rgbnir", 2): 32.20, ("rgbnir", 4): 27.50,
-    ("middlebury2005", 4): 41.95, ("middlebury2005", 8): 38.79, ("middlebury2005", 16): 35.47,
-    ("lu6", 4): 40.80, ("lu6", 8): 35.38, ("lu6", 16): 31.15,
-    ("nyuv2", 4): 49.62, ("nyuv2", 8): 45.31, ("nyuv2", 16): 40.81,
-    ("sintel", 4): 29.58, ("sintel", 8): 26.58, ("sintel", 16): 23.56,
-}
+#: mean test PSNR (dB) of MATLAB-bicubic upsampling, paper protocol (whole test images, bicubic
+#: degradation without noise, CAVE band 25), per test dataset name and scale (package data)
+MEASURED_BICUBIC_CSV = Path(__file__).with_name("bicubic_reference.csv")
+
+
+def read_measured_bicubic(path: str | Path = MEASURED_BICUBIC_CSV) -> dict[tuple[str, int], float]:
+    """``{(dataset, scale): mean PSNR}`` from the measured bicubic CSV (``dataset,scale,psnr``)."""
+    with Path(path).open(newline="") as stream:
+        return {(row["dataset"], int(row["scale"])): float(row["psnr"]) for row in csv.DictReader(stream)}
+
+
+MEASURED_BICUBIC_PSNR = read_measured_bicubic()
 _BICUBIC_DEGRADATION = "jointsr.data.degradation.Bicubic"
 
 

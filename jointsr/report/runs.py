@@ -245,7 +245,7 @@ def read_run(path: Path) -> Run:
         run.job = int(job) if isinstance(job, int) and not isinstance(job, bool) else None
     if folder.test_metrics.is_file():
         run.document = _checked_document(json.loads(folder.test_metrics.read_text()), folder.test_metrics)
-        if run.document.get("params") is not None:  # the run's own count (since issue 15)
+        if run.document.get("params") is not None:  # the run's own count, where its document records one
             run.params = int(run.document["params"])
     run.curve = read_curve(folder.metrics_csv)
     run.budget = read_budget(run.document, folder.metrics_csv)

@@ -78,19 +78,6 @@ def stored_model_config(checkpoint: dict, path: str | Path) -> dict:
                 f"{path} is not a trusted checkpoint: its model config names {key}._target_={target!r}, "
                 f"which is not a network, optimiser or schedule of jointsr or torch, and would be called "
                 f"to rebuild the model. It was not built; use a checkpoint written by jointsr-train")
-    return _migrated(stored)
-
-
-def _migrated(stored: dict) -> dict:
-    """A model config written before a key moved, in today's spelling: the per-step loss
-    weights were ``net.deep_supervision`` (true = uniform) before they became ``step_weights``."""
-    net = stored.get("net")
-    if isinstance(net, dict) and "deep_supervision" in net:
-        stored, net = dict(stored), dict(net)
-        old = net.pop("deep_supervision")
-        stored["net"] = net
-        if old and stored.get("step_weights") is None:
-            stored["step_weights"] = "uniform" if old is True else list(old)
     return stored
 
 

@@ -14,10 +14,9 @@ One ``jointsr-train`` or ``jointsr-eval`` job writes only under its Hydra run di
       curve/<checkpoint>.json, test_curve.csv          their test metrics (eval, ``curve_dir=``)
       test_metrics.json                                the test of the run (train or eval)
 
-Every module that writes or reads one of these asks :class:`RunDir` for its path. The names
-are those older run folders already hold, so they still read. (The config groups that place
-callbacks' and loggers' files, ``conf/callbacks`` and ``conf/logger``, name the same folders:
-``tests/utils/test_rundir.py`` holds them to it.)
+Every module that writes or reads one of these asks :class:`RunDir` for its path. (The config
+groups that place callbacks' and loggers' files, ``conf/callbacks`` and ``conf/logger``, name
+the same folders: ``tests/utils/test_rundir.py`` holds them to it.)
 """
 
 from __future__ import annotations
@@ -139,8 +138,7 @@ class RunDir:
 
     @property
     def test_curve(self) -> Path:
-        """Mean test metrics per timed checkpoint (an eval run with ``curve_dir=``; older
-        training runs hold one too: eval wrote it there before it wrote only its own folder)."""
+        """Mean test metrics per timed checkpoint (an eval run with ``curve_dir=``)."""
         return self.root / "test_curve.csv"
 
     # -- finding runs --------------------------------------------------------------------

@@ -19,17 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
-import tempfile
 from pathlib import Path
 
-import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from jointsr.files import write_json_atomic
 from jointsr.runs.folder import RunDir
-
-log = logging.getLogger("jointsr")
 
 #: the file, in the run folder, that holds the fingerprint
 FINGERPRINT_FILE = RunDir(".").fingerprint.name
@@ -46,13 +42,13 @@ def check_same_config(output_dir: str | os.PathLike, cfg: DictConfig, record: bo
     is false (check first, record once the run is known to start: :func:`record_config`)."""
     run = RunDir(output_dir)
     current = fingerprint(cfg)
-    stored, source = _stored_fingerprint(run)
+    stored = _stored_fingerprint(run)
     if stored is not None and stored["fingerprint"] != current["fingerprint"]:
         raise ValueError(
             f"{run.root} holds a run of another configuration ({_differences(stored['config'], current['config'])}; "
-            f"recorded in {source}), which skip_done would merge with this one: run this configuration into "
-            "another folder (hydra.sweep.dir=... or hydra.run.dir=...) or delete that folder")
-    if record and source != FINGERPRINT_FILE:
+            f"recorded in {FINGERPRINT_FILE}), which skip_done would merge with this one: run this configuration "
+            "into another folder (hydra.sweep.dir=... or hydra.run.dir=...) or delete that folder")
+    if record and stored is None:
         _write_atomic(run.fingerprint, current)
 
 
@@ -108,27 +104,16 @@ def _with_path_names(node, paths: list[tuple[str, str]]):
     return node
 
 
-def _stored_fingerprint(run: RunDir) -> tuple[dict | None, str | None]:
-    """The folder's fingerprint file, else one computed from the config a run older than the
-    guard logged (``csv/hparams.yaml``), else ``(None, None)``."""
+def _stored_fingerprint(run: RunDir) -> dict | None:
+    """The fingerprint recorded in the folder, or None when it holds none."""
     recorded = run.fingerprint
-    if recorded.is_file():
-        try:
-            document = json.loads(recorded.read_text())
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{recorded} is not valid JSON ({error}): delete it if the folder holds "
-                             "the configuration you are running") from error
-        return document, FINGERPRINT_FILE
-    logged = run.logged_config
-    if logged.is_file():
-        try:
-            cfg = OmegaConf.load(logged).get("cfg")
-        except yaml.YAMLError as error:  # no evidence either way: the fingerprint file starts now
-            log.warning("%s is not readable YAML (%s): cannot tell which configuration ran there", logged, error)
-            return None, None
-        if isinstance(cfg, DictConfig):
-            return _fingerprint_of(OmegaConf.to_container(cfg, resolve=False)), str(logged.relative_to(run.root))
-    return None, None
+    if not recorded.is_file():
+        return None
+    try:
+        return json.loads(recorded.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{recorded} is not valid JSON ({error}): delete it if the folder holds "
+                         "the configuration you are running") from error
 
 
 def _differences(stored: dict, current: dict, shown: int = 3) -> str:
@@ -157,13 +142,10 @@ def _flatten(node, prefix: str = "") -> dict:
 
 
 def _write_atomic(path: Path, document: dict) -> None:
-    """Write through a temporary file of this process: ranks of one job may write at once."""
+    """Write the fingerprint atomically (each writer through its own temporary file: ranks of
+    one job may write at once), or say in one line why the folder cannot take it."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=path.name, suffix=".partial",
-                                         delete=False) as stream:
-            stream.write(json.dumps(document, indent=1, sort_keys=True) + "\n")
-        os.replace(stream.name, path)
+        write_json_atomic(path, document, indent=1, sort_keys=True)
     except OSError as error:
         raise ValueError(f"cannot record the configuration in {path} ({error}): make the run folder "
                          "writable, or run into another one (hydra.run.dir=... or hydra.sweep.dir=...)") from error

@@ -9,6 +9,7 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint, ModelSummary, RichProgressBar
 
+from jointsr.files import atomic_path
 from jointsr.runs.folder import LAST_CHECKPOINT, timed_checkpoint_name
 
 
@@ -171,11 +172,12 @@ class LastCheckpoint(ModelCheckpoint):
             self._write(trainer)
 
     def _write(self, trainer: L.Trainer) -> None:
-        final = os.path.join(self.dirpath, LAST_CHECKPOINT)
-        partial = os.path.join(self.dirpath, f".{LAST_CHECKPOINT}.partial")
-        trainer.save_checkpoint(partial, weights_only=False)  # the full, resumable state; rank 0 writes
+        final = Path(self.dirpath) / LAST_CHECKPOINT
         if trainer.is_global_zero:
-            os.replace(partial, final)
+            with atomic_path(final) as partial:
+                trainer.save_checkpoint(partial, weights_only=False)  # the full, resumable state
+        else:  # the other ranks write nothing but take part in the save's collective steps
+            trainer.save_checkpoint(final, weights_only=False)
         trainer.strategy.barrier("last_checkpoint")
         self.saved_step = trainer.global_step
 

@@ -5,7 +5,7 @@ fuses the chains of elementwise operators between its convolutions -- thresholds
 the residual updates ``a - E(D a) + W x`` -- into single loops, in the forward pass and in
 the backward pass autograd derives from it; the convolutions stay oneDNN's. Same function,
 fewer passes over memory: on a CPU the default step is bound by those passes, not by its
-arithmetic (issue 13, experiments/performance/).
+arithmetic (experiments/performance/).
 
 :class:`CompiledNetwork` never changes the network: its weights, state dict and
 checkpoints are the eager module's. When compilation is unavailable (no C++ compiler, an

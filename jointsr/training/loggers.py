@@ -11,6 +11,7 @@ import lightning as L
 from lightning.pytorch.loggers import CSVLogger
 
 from jointsr.errors import ConfigError
+from jointsr.files import write_csv_atomic
 from jointsr.runs.folder import CSV, RunDir
 
 
@@ -148,8 +149,6 @@ def _read_rows(path: Path) -> list[dict]:
 
 def _write_rows(path: Path, rows: list[dict]) -> list[str]:
     """Write ``rows`` atomically with the sorted union of their columns; returns the columns."""
-    from jointsr.evaluation.results import write_csv_atomic
-
     keys = sorted({key for row in rows for key in row})
     write_csv_atomic(path, rows, keys)
     return keys

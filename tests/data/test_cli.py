@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import h5py
 import pytest
-
 from conftest import require_data
+
 from jointsr.cli.data import main, run
 
 
+@pytest.mark.slow
 def test_prepare_then_verify_then_detect_a_corrupt_store(compose_cfg, tmp_path, capsys):
     require_data("cave")
     overrides = ["data=cave", "scale=x8", "data.progress=false"]

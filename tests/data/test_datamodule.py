@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hydra
-import torch
 import pytest
+import torch
+from conftest import require_data
+from data_helpers import write_tiny_set
 from omegaconf import OmegaConf
 
-from conftest import require_data
 from jointsr.data.datamodule import SRDataModule
-
-from data_helpers import write_tiny_set
 
 DEPTH_TESTS = {"depth_middlebury": ("middlebury2005", 6), "depth_lu6": ("lu6", 6),
                "depth_nyu": ("nyuv2", 3), "depth_sintel": ("sintel", 4)}

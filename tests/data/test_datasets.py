@@ -1,16 +1,30 @@
-"""Every dataset on the real data: split sizes, documented ranges, layouts of the publishers."""
+"""Every dataset on the real data: every data config of conf/data/ (found by discovery) builds its
+DataModule and loads its images; the shipped datasets' split sizes, documented ranges and the
+publishers' layouts as written here."""
 
 from __future__ import annotations
 
 import shutil
 
+import discovery
+import hydra
 import numpy as np
 import pytest
+from conftest import DATA_DIR, require_data
+from hydra.core.global_hydra import GlobalHydra
 from PIL import Image
 
-from conftest import require_data
-from jointsr.data.datasets import (CAVE, RGBNIR, DatasetNotFoundError, Lu6, Middlebury30, Middlebury2005,
-                                   NYUv2, Sintel)
+from jointsr.data.datasets import (
+    CAVE,
+    RGBNIR,
+    DatasetNotFoundError,
+    GuidedSRDataset,
+    Lu6,
+    Middlebury30,
+    Middlebury2005,
+    NYUv2,
+    Sintel,
+)
 from jointsr.data.datasets.depth import MIDDLEBURY30_SAME_AS_2005
 
 # (class, folder under the data dir, {split: size}, quantisation step of the target)
@@ -23,6 +37,29 @@ DATASETS = [
     (NYUv2, ("depth", "nyuv2_sample"), {"test": 3}, None),
     (Sintel, ("depth", "sintel"), {"test": 4}, 1 / 255),
 ]
+
+
+@pytest.mark.parametrize("data", discovery.DATA)
+def test_every_data_config_builds_its_datamodule_on_the_real_data(data, tmp_path):
+    """The config's dataset (and test dataset) are datasets of the shared data folder with a
+    training and a test split; the DataModule accepts them (its validation images are training
+    images), names what it tests, and the first test image of each loads in [0, 1]."""
+    require_data()
+    cfg = discovery.data_config(data, tmp_path)
+    GlobalHydra.instance().clear()
+    datamodule = hydra.utils.instantiate(cfg.data)
+    train, test = datamodule.dataset, datamodule.test_dataset
+    for dataset in (train, test):
+        assert isinstance(dataset, GuidedSRDataset)
+        assert dataset.root.is_relative_to(DATA_DIR), dataset.root
+        assert dataset.is_available(), dataset.missing()[:3]
+    assert train.names("train") and test.names("test")
+    assert datamodule.name == test.name and isinstance(test.name, str) and test.name
+    assert set(datamodule.val_names) <= set(train.names("train"))
+    for dataset, split in ((train, "train"), (test, "test")):
+        target, guide = dataset.load(dataset.names(split)[0])
+        assert target.dtype == np.float32 and target.ndim == 2 and guide.shape == (*target.shape, 3)
+        assert 0.0 <= target.min() and target.max() <= 1.0 and 0.0 <= guide.min() and guide.max() <= 1.0
 
 
 @pytest.mark.parametrize("cls,parts,sizes,step", DATASETS, ids=[d[0].name for d in DATASETS])

@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from data_helpers import write_tiny_set
 
 from jointsr.data.degradation import Bicubic, GaussianBlur, image_seed
-from jointsr.functional.imresize import imresize
 from jointsr.data.scenes import load_scene
-
-from data_helpers import write_tiny_set
+from jointsr.functional.imresize import imresize
 
 
 def _image(size=(48, 40)) -> np.ndarray:

@@ -13,12 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import require_data
+from data_helpers import TinySet, write_tiny_set
+
 from jointsr.data.datasets import CAVE, DatasetNotFoundError
 from jointsr.data.download import ChecksumError, extract_archive, fetch_archive
-
-from data_helpers import TinySet, write_tiny_set
 
 
 def _zip_folder(folder: Path, archive: Path, prefix: str = "") -> str:

@@ -7,10 +7,12 @@ import os
 
 import numpy as np
 import pytest
-
 from cli_helpers import assert_user_error, run_main
 from conftest import require_data
-from jointsr.data.datasets import CAVE, FolderPairs
+
+from jointsr.data.datasets.base import DatasetNotFoundError
+from jointsr.data.datasets.cave import CAVE
+from jointsr.data.datasets.pairs import FolderPairs
 
 TRAIN, TEST = ["balloons", "beads", "cd"], ["feathers"]
 
@@ -40,7 +42,7 @@ def test_a_folder_of_pairs_loads_as_the_dataset_it_copies(tmp_path):
 def test_a_target_without_its_guide_is_named(tmp_path):
     root = _pairs(tmp_path / "mine")
     (root / "train" / "cd_guide.bmp").unlink()
-    with pytest.raises(Exception, match="cd_target.png: no guide cd_guide"):
+    with pytest.raises(DatasetNotFoundError, match="cd_target.png: no guide cd_guide"):
         FolderPairs(root)
 
 

@@ -9,15 +9,14 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from conftest import require_data
+from data_helpers import write_tiny_set
 from torch.utils.data import DataLoader
 
-from conftest import require_data
 from jointsr.data.datamodule import SRDataModule
 from jointsr.data.datasets import CAVE
 from jointsr.data.degradation import Bicubic, GaussianBlur
 from jointsr.data.store import H5PatchDataset, PatchStore, StoreError, check_store
-
-from data_helpers import write_tiny_set
 
 
 @pytest.fixture

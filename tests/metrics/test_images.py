@@ -7,7 +7,13 @@ import math
 import pytest
 import torch
 
-from jointsr.metrics.images import NAME_BYTES, PAIR_METRICS, ImageMetrics, decode_name, encode_name
+from jointsr.metrics.images import (
+    NAME_BYTES,
+    PAIR_METRICS,
+    ImageMetrics,
+    decode_name,
+    encode_name,
+)
 from jointsr.metrics.protocol import evaluate_pair
 
 

@@ -5,10 +5,18 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from conftest import require_data
-from jointsr.metrics.protocol import (DEPTH_BORDER, decimation_factor, depth_unit_scale, evaluate_pair, psnr, rmse,
-                                      ssim, ssim_plain)
+
+from jointsr.metrics.protocol import (
+    DEPTH_BORDER,
+    decimation_factor,
+    depth_unit_scale,
+    evaluate_pair,
+    psnr,
+    rmse,
+    ssim,
+    ssim_plain,
+)
 
 
 def _balloons() -> np.ndarray:

@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 
+from jointsr.errors import ConfigError
 from jointsr.functional.imresize import imresize
 from jointsr.models.coista import CoISTA
 from jointsr.models.djf import DJF
@@ -239,7 +240,7 @@ def test_coista_trains_its_patch_grid_at_every_phase_of_the_lr_grid():
 
 
 def test_coista_rejects_an_unknown_grid_phase():
-    with pytest.raises(Exception, match="model.net.grid_phase='corner'"):
+    with pytest.raises(ConfigError, match="model.net.grid_phase='corner'"):
         CoISTA(4, grid_phase="corner")
 
 

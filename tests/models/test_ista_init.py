@@ -1,4 +1,4 @@
-"""JointSR's start (issue 11): the ISTA initialisation is ISTA, the free form approximates the
+"""JointSR's start: the ISTA initialisation is ISTA, the free form approximates the
 same step and never expands, and the data-driven calibration gives live, sparse codes.
 
 Reference computations are written out here with plain convolutions (the operators of
@@ -7,7 +7,6 @@ method.md section 11), never by calling the code under test a second time.
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -15,6 +14,7 @@ import torch.nn.functional as F
 pytestmark = pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad")
 
 from conftest import require_data
+
 from jointsr.models.blocks import Threshold
 from jointsr.models.jointsr import JointSR, least_squares_dictionary
 from jointsr.models.ops import lesita, soft_threshold
@@ -195,6 +195,7 @@ def test_calibrated_codes_are_live_and_sparse_on_real_images(scale, guide_channe
         assert all(0.05 <= value <= 0.60 for value in densities.values()), (skip, densities)
 
 
+@pytest.mark.slow
 def test_the_paper_network_calibrates_into_the_band_and_beats_its_old_start(compose_cfg):
     """model=jointsr_paper (free form, k=64, K=7, no skip): live codes, and an untrained
     output far better than the ISTA start on a real test crop."""

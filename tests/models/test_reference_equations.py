@@ -1,4 +1,4 @@
-"""JointSR against a literal transcription of method.md's equations (issue 12).
+"""JointSR against a literal transcription of method.md's equations.
 
 The reference below is written from method.md, not from the implementation: the shrinkage
 operators from the formulas of section 2 (soft threshold ``sign(a) max(|a| - g, 0)``, LeSITA

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import csv
 
+import pytest
 from conftest import compose_config, require_data
+
 from jointsr.cli.train import train
-from jointsr.training.loggers import RunLogger
 from jointsr.runs.folder import RunDir
+from jointsr.training.loggers import RunLogger
 
 
 def _rows(run: RunDir) -> list[dict]:
@@ -72,6 +74,7 @@ def test_a_test_alone_starts_a_new_file(tmp_path):
     assert not (run.csv / RunLogger.HELD).exists()
 
 
+@pytest.mark.slow
 def test_a_fresh_fit_in_a_used_folder_does_not_keep_the_earlier_rows(tmp_path):
     """skip_done=false runs the same configuration again from scratch: one curve, not two."""
     require_data("rgbnir")

@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import compose_config, require_data
 from omegaconf import OmegaConf
 
-from conftest import compose_config, require_data
 from jointsr.cli.eval import evaluate
 from jointsr.cli.train import train
 from jointsr.runs.folder import RunDir, parse_timed_checkpoint, timed_checkpoint_name
@@ -23,6 +23,7 @@ def _files(root: Path) -> set[Path]:
     return {path for path in root.rglob("*") if path.is_file()}
 
 
+@pytest.mark.slow
 def test_paths_are_where_train_and_eval_wrote_their_files(tmp_path):
     require_data("rgbnir")
     run = RunDir(tmp_path / "train")

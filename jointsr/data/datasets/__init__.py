@@ -1,7 +1,9 @@
 """Guided super-resolution datasets: one module per dataset (or family), one shared base.
 
-Configs name a class by its module (``jointsr.data.datasets.cave.CAVE``) or by the
-short names re-exported here (``jointsr.data.datasets.CAVE``).
+Configs (``conf/data/<name>.yaml``) name a dataset class by its module
+(``jointsr.data.datasets.cave.CAVE``), so a new dataset is one module here and one config,
+and is not listed in this file. The short names below are a convenience for imports (and
+for configs saved by earlier runs, which named ``jointsr.data.datasets.CAVE``).
 """
 
 from jointsr.data.datasets.base import DatasetNotFoundError, GuidedSRDataset
