@@ -31,7 +31,9 @@ class PredictConfig:
     device: str = "auto"
     max_memory_gb: Optional[float] = None
     tile: Optional[int] = None
+    geometry: str = "auto"
     task_name: str = "predict"
+    verbose: bool = False
     paths: Any = field(default_factory=dict)
 
 

@@ -98,3 +98,25 @@ def test_a_short_run_validates_and_shows_no_lightning_flops(cli, tmp_path):
     assert list((tmp_path / "run" / "checkpoints").glob("step*-psnr*.ckpt"))
     assert "Total FLOPs" not in result.out + result.err
     assert "trainable parameters" in result.out + result.err
+    # a quiet console: none of Lightning's tips, hardware notes or library deprecation warnings
+    for noise in ("Tip:", "GPU available", "LeafSpec", "is deprecated"):
+        assert noise not in result.out + result.err, noise
+
+
+def test_verbose_keeps_what_the_quiet_console_leaves_out(cli):
+    import logging
+
+    require_data("rgbnir")
+    # the levels a fresh process starts with (an earlier test's quiet console may have raised them)
+    fresh = {"lightning.pytorch": logging.INFO, "lightning.pytorch.utilities.rank_zero": logging.NOTSET,
+             "lightning.fabric": logging.NOTSET}
+    saved = {name: logging.getLogger(name).level for name in fresh}
+    for name, level in fresh.items():
+        logging.getLogger(name).setLevel(level)
+    try:
+        result = cli("train", *TINY, "trainer.max_steps=1", "test=false", "verbose=true")
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
+    assert result.code == 0, result.err[-3000:]
+    assert "GPU available" in result.out + result.err

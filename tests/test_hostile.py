@@ -200,6 +200,17 @@ def test_predict_guide_of_the_wrong_size(predict_case, pair, tmp_path):
     predict_case(expect=("must be x4 the target",), guide_path=small)
 
 
+def test_predict_unknown_geometry(predict_case):
+    predict_case(expect=("geometry='stretch'", "auto | crop | resample"), extra=("geometry=stretch",))
+
+
+def test_predict_a_guide_too_small_to_crop(predict_case, pair, tmp_path):
+    narrow = tmp_path / "narrow_guide.png"
+    Image.open(pair[1]).crop((0, 0, 94, 80)).save(narrow)  # x4 of 24x20 is 96x80: resampled by default
+    predict_case(expect=("narrow_guide.png is 94x80", "96x80", "geometry=crop"), guide_path=narrow,
+                 extra=("geometry=crop",))
+
+
 def test_predict_missing_target(predict_case, tmp_path):
     predict_case(expect=("image file not found",), target_path=tmp_path / "nowhere.png")
 
@@ -446,3 +457,20 @@ def test_console_script_bad_override_is_one_line(tmp_path):
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert "modell" in result.stderr and "+modell=" in result.stderr
 
+
+
+@pytest.mark.parametrize("override,fragments", [
+    ("model.net.K=abc", ("K='abc'", "an odd integer >= 1")),
+    ("trainer.max_time=2min", ("trainer.max_time='2min'", "DD:HH:MM:SS")),
+])
+def test_a_value_of_the_wrong_type_is_one_line_and_leaves_no_run_folder(cli, tmp_path, override, fragments):
+    result = cli("train", override, "logger=csv")
+    assert_user_error(result, *fragments)
+    assert not (tmp_path / "run").exists()  # Hydra's .hydra/ and train.log of the failed start are gone
+
+
+def test_a_failed_start_keeps_what_the_folder_already_held(cli, tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "notes.txt").write_text("mine")
+    assert_user_error(cli("train", "model.net.K=abc", "logger=csv"), "K='abc'")
+    assert (tmp_path / "run" / "notes.txt").read_text() == "mine"

@@ -106,42 +106,6 @@ def test_last_checkpoint_is_the_final_state_whatever_the_metric_did(tmp_path):
     assert min(best_steps) < 6, best_steps
 
 
-@pytest.mark.slow
-def test_two_processes_train_and_test_every_image_once_with_the_one_process_metrics(tmp_path):
-    """``trainer=ddp`` on the CPU: two processes (gloo, ddp_spawn) fit a few steps and test
-    three images, which the distributed sampler deals out as 2 + 2 (one image twice). The
-    synced metric counts each image once: the same images and means as one process testing
-    the same weights."""
-    require_data("cave")
-    cfg = compose_config("train", TINY + ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2",
-                                          "trainer.max_steps=3", "data.max_test_images=3"], tmp_path / "run")
-    datamodule = hydra.utils.instantiate(cfg.data)
-    model = build_model(cfg.model)
-    quiet = dict(logger=False, callbacks=[], enable_checkpointing=False, enable_progress_bar=False,
-                 enable_model_summary=False)
-    trainer = hydra.utils.instantiate(cfg.trainer, **quiet)
-    assert type(trainer.strategy).__name__ == "DDPStrategy" and trainer.strategy.num_processes == 2
-    assert trainer.world_size == 2 and trainer.strategy._start_method == "spawn"  # gloo on the CPU
-    before = model.net.dictionary.weight.detach().clone()
-    trainer.fit(model, datamodule=datamodule)  # ranks' weights come back to this process
-    assert "train/loss" in trainer.callback_metrics and bool(model.net.calibrated)
-    assert not torch.equal(model.net.dictionary.weight, before)
-    trainer.test(model, datamodule=datamodule, verbose=False)
-    two = {key: float(value) for key, value in trainer.callback_metrics.items() if key.startswith("test/")}
-
-    one = L.Trainer(accelerator="cpu", devices=1, **quiet)
-    one.test(model, datamodule=datamodule, verbose=False)  # the weights the two processes trained
-    rows = model.test_results
-    names = [scene.name for scene in datamodule.test_set.scenes]
-    assert len(names) == 3 and sorted(row["name"] for row in rows) == sorted(names)
-    assert two["test/images"] == 3.0
-    for key in ("psnr", "ssim", "ssim_plain"):
-        mean = sum(row[key] for row in rows) / len(rows)
-        assert two[f"test/{key}"] == pytest.approx(mean, rel=1e-6), key
-        shared = sorted(row[key] for row in rows)  # an image counted twice would move the mean
-        assert all(two[f"test/{key}"] != pytest.approx((sum(shared) + value) / 4, rel=1e-6) for value in shared)
-
-
 def _small_jointsr(tmp_path, *overrides: str):
     cfg = compose_config("train", ["model=jointsr", "scale=x2", "model.net.k=6", "model.net.K=3",
                                    "model.net.R=3", *overrides], tmp_path)

@@ -24,7 +24,7 @@ def test_predict_writes_the_super_resolved_image(compose_cfg, tmp_path):
     out = tmp_path / "out" / "nir_sr.png"
     predict_cfg = compose_cfg("predict", [f"ckpt_path={tmp_path / 'checkpoints' / 'last.ckpt'}",
                                           f"target={target}", f"guide={data / 'urban' / '0004_rgb.tiff'}",
-                                          f"out={out}"])
+                                          f"out={out}", "geometry=crop"])  # the LR of the modcropped NIR
     predict(predict_cfg)
     result = read_image(out)
     assert result.shape == nir.shape  # the guide's 2 extra columns were cropped
@@ -37,9 +37,9 @@ def test_guide_of_the_wrong_size_is_named():
     target = np.zeros((10, 12), dtype=np.float32)
     with pytest.raises(ValueError, match=r"rgb.png is 40x40 .* must be x4 .* 48x40"):
         prepare_inputs(target, np.zeros((40, 40, 3), dtype=np.float32), 4, 1, "t.png", "rgb.png")
-    lr, guide = prepare_inputs(target, np.zeros((43, 50, 3), dtype=np.float32), 4, 1)
+    lr, guide, _ = prepare_inputs(target, np.zeros((43, 50, 3), dtype=np.float32), 4, 1, geometry="crop")
     assert lr.shape == (1, 1, 10, 12) and guide.shape == (1, 1, 40, 48)
-    _, rgb = prepare_inputs(target, np.zeros((40, 48), dtype=np.float32), 4, 3)
+    _, rgb, _ = prepare_inputs(target, np.zeros((40, 48), dtype=np.float32), 4, 3)
     assert rgb.shape == (1, 3, 40, 48)
 
 
@@ -47,7 +47,7 @@ def test_a_grey_target_saved_as_rgb_is_read_as_grey_a_colour_one_is_refused():
     from jointsr.errors import InputError
 
     grey = np.random.default_rng(0).random((10, 12)).astype(np.float32)
-    lr, _ = prepare_inputs(np.repeat(grey[..., None], 3, axis=2), np.zeros((40, 48, 3), np.float32), 4, 1)
+    lr, _, _ = prepare_inputs(np.repeat(grey[..., None], 3, axis=2), np.zeros((40, 48, 3), np.float32), 4, 1)
     assert torch.equal(lr[0, 0], torch.from_numpy(grey))
     colour = np.stack([grey, grey, 1 - grey], axis=2)
     with pytest.raises(InputError, match="single-channel .* colour"):

@@ -252,9 +252,9 @@ def test_mean_std_and_range_of_hand_written_runs(written_report):
     single = rows[("JointSR-fast (ours, CPU recipe) model.net.T=3", "mean")]
     assert (single["n"], float(single["psnr_mean"]), single["psnr_std"]) == ("1", 31.0, "")
     summary = _section((written_report / "report.md").read_text(), "Per configuration")
-    assert f"| {FAST} model.net.T=1 | jointsr | – | – | – | 3 (1, 2, 3) | 31.00 ± 1.00 | 30.00–32.00 |" in summary
-    assert f"| {FAST} model.net.T=3 | jointsr | – | – | – | 1 (1) | 31.00 ± – | – |" in summary
-    assert "| Bicubic | bicubic | 0 | – | – | 1 (12345); no parameters: the same for every seed | 28.50 ± – |" in summary
+    assert f"| {FAST} model.net.T=1 | jointsr | – | – | – | – | 3 (1, 2, 3) | 31.00 ± 1.00 | 30.00–32.00 |" in summary
+    assert f"| {FAST} model.net.T=3 | jointsr | – | – | – | – | 1 (1) | 31.00 ± – | – |" in summary
+    assert "| Bicubic | bicubic | 0 | – | – | – | 1 (12345); no parameters: the same for every seed | 28.50 ± – |" in summary
 
 
 def test_comparisons_say_plainly_what_is_and_is_not_significant(written_report):
@@ -421,7 +421,7 @@ def test_budget_of_runs_written_before_test_metrics_recorded_it_comes_from_metri
     table.write_text("epoch,step,train/loss,train/minutes,val/minutes,val/psnr\n0,49,0.1,0.5,,\n"
                      "0,99,0.1,1.0,,\n0,99,,,1.1,30.0\n")
     assert read_budget(None, table) == {"steps": 100, "minutes": 1.1}
-    assert read_budget({"training": {"steps": 7, "minutes": None}}, table) == {"steps": 7, "minutes": None}
+    assert read_budget({"training": {"steps": 7, "minutes": None}}, table) == {"steps": 7, "minutes": None, "tested_step": None}
     assert read_budget(None, tmp_path / "absent.csv") is None
 
 
@@ -613,3 +613,29 @@ def test_a_recorded_parameter_count_is_used_and_only_zero_means_seed_independent
     assert by_model["newnet"].params == 1234 and not by_model["newnet"].seed_independent
     assert by_model["interp"].params == 0 and by_model["interp"].seed_independent
     assert by_model["bicubic"].params is None and not by_model["bicubic"].seed_independent
+
+
+def test_a_report_shows_the_tested_step_of_every_run_and_flags_a_mix(tmp_path):
+    """Runs of one configuration trained 30 steps each, tested at the best validation (steps 24
+    and 9) or the final weights (30 and 30): the step of each tested weights is shown, and a
+    configuration whose runs tested different steps is marked, never averaged into 'train steps'."""
+    base = compose_config("train", ["data=cave", "logger=csv"], tmp_path)
+    GlobalHydra.instance().clear()
+    for label, tested in (("best", (24, 9)), ("last", (30, 30))):
+        for seed, step in zip((1, 2), tested):
+            overrides = ["logger=csv", f"test_checkpoint={label}", f"seed={seed}"]
+            run_dir = tmp_path / "sweep" / ",".join(overrides)
+            cfg = copy.deepcopy(base)
+            cfg.seed, cfg.test_checkpoint = seed, label
+            _write_hydra_dir(run_dir, cfg, overrides, data="cave")
+            document = _document("jointsr", (30.0 + seed, 31.0))
+            document["training"] = {"steps": 30, "minutes": 0.1, "tested_step": step}
+            (run_dir / "test_metrics.json").write_text(json.dumps(document))
+    assert main([str(tmp_path / "sweep"), "--out", str(tmp_path / "out"), "--no-params"]) == 0
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    summary = _section(markdown, "Per configuration")
+    best = next(line for line in summary.splitlines() if "test_checkpoint=best" in line)
+    last = next(line for line in summary.splitlines() if "test_checkpoint=last" in line)
+    assert "| 30 | 0.1 | mixed: 9, 24 |" in best and "| 30 | 0.1 | 30 |" in last
+    runs = markdown.split("Runs:", 1)[1]
+    assert sum("| 30 | 0.1 | 24 |" in line or "| 30 | 0.1 | 9 |" in line for line in runs.splitlines()) == 2

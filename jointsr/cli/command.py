@@ -24,10 +24,12 @@ import logging
 import os
 import re
 import sys
+from pathlib import Path
 from typing import Callable, TypeVar
 
 from jointsr.cli.arguments import describe, normalise, register
 from jointsr.errors import UserError, environment_message
+from jointsr.runs.lock import FolderInUseError
 
 log = logging.getLogger("jointsr")
 
@@ -143,6 +145,7 @@ def reports_user_errors(command: str) -> Callable[[Task], Task]:
     def decorate(task: Task) -> Task:
         @functools.wraps(task)
         def wrapper(*args, **kwargs):
+            started_empty = _hydra_files_only()
             try:
                 return task(*args, **kwargs)
             except Exception as error:
@@ -152,12 +155,47 @@ def reports_user_errors(command: str) -> Callable[[Task], Task]:
                 if _in_multirun():  # this job fails, the sweep's other jobs still run
                     log.error("jointsr-%s: error: %s", command, message)
                     raise
+                if started_empty is not None and not isinstance(error, FolderInUseError):
+                    _remove_hydra_files(started_empty)  # a failed start leaves no run folder (one in use: its owner's)
                 report(command, message)
                 sys.exit(USER_ERROR_STATUS)
 
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def _hydra_files_only() -> Path | None:
+    """The job's run folder when it holds nothing but what Hydra wrote as this job started
+    (``.hydra/`` and the job's log), else None (a folder with a run in it, or no Hydra job)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        hydra_cfg = HydraConfig.get()
+    except ValueError:
+        return None
+    folder = Path(hydra_cfg.runtime.output_dir)
+    own = {".hydra", f"{hydra_cfg.job.name}.log"}
+    found = {path.name for path in folder.iterdir()} if folder.is_dir() else set()
+    return folder if ".hydra" in found and found <= own else None
+
+
+def _remove_hydra_files(folder: Path) -> None:
+    """Remove what Hydra wrote into ``folder`` at the job's start (and the run's lock file, released
+    by now: jointsr.runs.lock), and the folder once empty."""
+    import shutil
+
+    from jointsr.runs.folder import RunDir
+
+    for path in folder.iterdir():
+        if path.name == ".hydra":
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.suffix == ".log" or path == RunDir(folder).lock:
+            path.unlink(missing_ok=True)
+    try:
+        folder.rmdir()
+    except OSError:  # something else appeared meanwhile: keep it
+        pass
 
 
 #: where :func:`run_command` keeps the user's own HYDRA_FULL_ERROR while it sets Hydra's
@@ -192,6 +230,22 @@ def run_command(command: str, hydra_main: Callable[[], object]) -> None:
                 os.environ[key] = value
 
 
+def quiet_console() -> None:
+    """Only the project's lines and the progress bar on the console: Lightning's tips and
+    hardware notes, warnings about deprecations in the libraries below us and Lightning's advice
+    off, wandb silent. ``verbose=true`` keeps them all."""
+    import warnings
+
+    for category in (DeprecationWarning, FutureWarning):
+        warnings.filterwarnings("ignore", category=category)
+    warnings.filterwarnings("ignore", module=r"lightning(\.|$)")
+    warnings.filterwarnings("ignore", message=r".*(does not have many workers|smaller than the logging interval"
+                                              r"|exists and is not empty|is not supported by the model summary).*")
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning.pytorch.utilities.rank_zero"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    os.environ.setdefault("WANDB_SILENT", "true")
+
+
 def hydra_command(command: str, config_name: str, task: Callable, description: str,
                   examples: list[str]) -> Callable[[], None]:
     """The console entry of ``jointsr-<command>``: ``task(cfg)`` under ``@hydra.main`` with the
@@ -207,6 +261,8 @@ def hydra_command(command: str, config_name: str, task: Callable, description: s
     @reports_user_errors(command)
     @functools.wraps(task)
     def hydra_main(cfg):
+        if not cfg.get("verbose", False):
+            quiet_console()
         return task(cfg)
 
     def main() -> None:

@@ -15,6 +15,7 @@ from jointsr.errors import ConfigError, MissingFileError, check_writable_folder
 from jointsr.evaluation.results import format_table, tested_document
 from jointsr.files import write_csv_atomic, write_json_atomic
 from jointsr.runs.folder import RunDir, timed_checkpoints
+from jointsr.runs.lock import owning
 from jointsr.training.build import (
     ONE_PROCESS,
     build_model,
@@ -43,6 +44,11 @@ def evaluate(cfg: DictConfig) -> dict:
         _check_own_folder(cfg, cfg.ckpt_path)
         cfg = checkpoint_data(cfg, cfg.ckpt_path)
     check_writable_folder(cfg.paths.output_dir, "the run folder", "hydra.run.dir=... (or paths.log_dir=...)")
+    with owning(cfg.paths.output_dir, "jointsr-eval"):  # one process writes the folder
+        return _evaluate(cfg)
+
+
+def _evaluate(cfg: DictConfig) -> dict:
     set_threads()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = hydra.utils.instantiate(cfg.data)
@@ -64,7 +70,7 @@ def evaluate(cfg: DictConfig) -> dict:
     with closing_trackers(loggers):
         datamodule.prepare_data()  # dataset files against their checksums, where known
         datamodule.setup("test")  # every test image decoded before the first one is tested
-        trainer.test(model, datamodule=datamodule)
+        trainer.test(model, datamodule=datamodule, verbose=bool(cfg.get("verbose", False)))  # our own table follows
     document = tested_document(model, datamodule, cfg.scale, cfg.paths.get("cache_dir"))
     path = write_json_atomic(RunDir.of(cfg).test_metrics, document)
     print(format_table(document))
@@ -86,6 +92,11 @@ def evaluate_curve(cfg: DictConfig) -> dict:
     _check_own_folder(cfg, found[0][2])
     cfg = checkpoint_data(cfg, found[0][2])
     check_writable_folder(cfg.paths.output_dir, "the run folder", "hydra.run.dir=... (or paths.log_dir=...)")
+    with owning(cfg.paths.output_dir, "jointsr-eval"):  # one process writes the folder
+        return _evaluate_curve(cfg, found)
+
+
+def _evaluate_curve(cfg: DictConfig, found: list) -> dict:
     set_threads()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = hydra.utils.instantiate(cfg.data)

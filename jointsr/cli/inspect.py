@@ -87,11 +87,11 @@ def load_inputs(cfg: DictConfig, scale: int, guide_channels: int) -> Inputs:
     guide = read_image(guide_path)
     if mode == "target":
         target_path = str(Path(cfg.target).expanduser())
-        lr_target, hr_guide = prepare_inputs(read_image(target_path), guide, scale, guide_channels,
-                                             target_path, guide_path)
-        height, width = hr_guide.shape[-2:]
-        return Inputs(Path(target_path).stem, lr_target, hr_guide, None, _display(guide, height, width),
-                      {"mode": "target", "target": target_path, "guide": guide_path})
+        lr_target, hr_guide, pair = prepare_inputs(read_image(target_path), guide, scale, guide_channels,
+                                                   target_path, guide_path)
+        return Inputs(Path(target_path).stem, lr_target, hr_guide, None,
+                      _display(pair.guide_on_grid(guide), *pair.grid_size),
+                      {"mode": "target", "target": target_path, "guide": guide_path, "geometry": pair.mode})
     hr_path = str(Path(cfg.simulate).expanduser())
     lr, hr = simulate_target(read_image(hr_path), scale, hr_path)  # grey, modcropped, MATLAB bicubic
     guide = guide[:guide.shape[0] // scale * scale, :guide.shape[1] // scale * scale]
@@ -99,7 +99,7 @@ def load_inputs(cfg: DictConfig, scale: int, guide_channels: int) -> Inputs:
         raise InputError(f"{guide_path} is {guide.shape[1]}x{guide.shape[0]} (WxH) but the HR target {hr_path} is "
                          f"{hr.shape[1]}x{hr.shape[0]} (after cropping both to a multiple of x{scale}): the guide "
                          f"must be the HR target's size")
-    lr_target, hr_guide = prepare_inputs(lr, guide, scale, guide_channels, hr_path, guide_path)
+    lr_target, hr_guide, _ = prepare_inputs(lr, guide, scale, guide_channels, hr_path, guide_path)
     truth = torch.from_numpy(np.ascontiguousarray(hr, dtype=np.float32))[None, None]
     return Inputs(Path(hr_path).stem, lr_target, hr_guide, truth, _display(guide, *hr.shape),
                   {"mode": "simulate", "hr": hr_path, "guide": guide_path, "degradation": "bicubic"})

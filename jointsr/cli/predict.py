@@ -4,6 +4,11 @@ Everything is checked before the network runs: the output path (a new ``.png``, 
 of the inputs; an existing file only with ``overwrite=true``), ``bits``, the device, both
 images (read as :mod:`jointsr.data.io` documents), their sizes against the scale, the
 checkpoint (read safely), and the memory the forward pass will need against what is free.
+A guide of exactly ``scale`` x the target is used as it is. One up to ``scale - 1`` pixels off per
+side is read as showing the target's whole field of view (a target resized from a guide-sized
+image): the network runs on the guide resampled to ``scale`` x the target and the result is
+resampled back to the guide's size; ``geometry=crop`` cuts a larger guide to ``scale`` x the
+target instead, as the protocol's modcrop does (:func:`jointsr.inference.inputs.pair_geometry`).
 The result is written atomically: an interrupted run leaves no partial image.
 """
 
@@ -22,6 +27,7 @@ from jointsr.cli.command import hydra_command
 from jointsr.data.io import check_output, read_image, write_image
 from jointsr.errors import ConfigError, InputError
 from jointsr.inference.inputs import (
+    check_geometry,
     check_memory,
     prepare_inputs,
     select_device,
@@ -94,6 +100,10 @@ def predict(cfg: DictConfig) -> Path | None:
         raise ConfigError(f"max_memory_gb={cfg.max_memory_gb} must be > 0 (GB), or null for the memory "
                           f"available")
     tile = check_tile(cfg.get("tile"))
+    geometry = check_geometry(cfg.geometry)
+    if truth_path is not None and geometry == "resample":
+        raise ConfigError(f"simulate={truth_path} with geometry=resample: simulate= makes the target from the HR "
+                          f"image modcropped to the scale, so its geometry is crop; leave out geometry=")
     device = select_device(cfg.device)
     source = read_image(truth_path if truth_path is not None else target_path)
     guide = read_image(guide_path)
@@ -106,8 +116,8 @@ def predict(cfg: DictConfig) -> Path | None:
         target_name = f"{truth_path} (degraded x{net.scale}, MATLAB bicubic)"
     else:
         target, target_name = source, str(target_path)
-    lr_target, hr_guide = prepare_inputs(target, guide, net.scale, net.guide_channels, target_name,
-                                         str(guide_path))
+    lr_target, hr_guide, pair = prepare_inputs(target, guide, net.scale, net.guide_channels, target_name,
+                                               str(guide_path), "crop" if truth is not None else geometry)
     net = net.to(device)
     if tile is None:  # automatic: the whole image when it fits in the memory allowed, else tiles
         limit = cfg.get("max_memory_gb")
@@ -124,7 +134,7 @@ def predict(cfg: DictConfig) -> Path | None:
              lr_target.shape[-2], hr_guide.shape[-1], hr_guide.shape[-2], device)
     with torch.inference_mode():
         prediction = tiled_forward(net, lr_target.to(device), hr_guide.to(device), tile).clamp(0, 1)
-    image = prediction[0, 0].float().cpu().numpy()
+    image = np.clip(pair.output_from_grid(prediction[0, 0].float().cpu().numpy()), 0.0, 1.0)
     log.info("super-resolved in %.1f s", time.perf_counter() - start)
     if truth is not None:
         print(simulation_report(image, truth, lr_target, str(truth_path), net.scale))

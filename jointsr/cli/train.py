@@ -10,15 +10,15 @@ import hydra
 import lightning as L
 from omegaconf import DictConfig
 
-from jointsr.cli.command import hydra_command
+from jointsr.cli.command import hydra_command, quiet_console
 from jointsr.errors import ConfigError, check_writable_folder
 from jointsr.evaluation.results import format_table, tested_document
 from jointsr.files import write_json_atomic
-from jointsr.runs.checkpoint import check_training_checkpoint
+from jointsr.runs.checkpoint import check_training_checkpoint, load_checkpoint
 from jointsr.runs.folder import RunDir
 from jointsr.runs.guard import check_same_config, record_config
+from jointsr.runs.lock import owning
 from jointsr.training.build import (
-    ONE_PROCESS,
     build_model,
     build_trainer,
     closing_trackers,
@@ -27,6 +27,7 @@ from jointsr.training.build import (
     set_threads,
 )
 from jointsr.training.callbacks import training_minutes
+from jointsr.training.ranks import processes_to_start, start_ranks
 from jointsr.training.tracking import (
     configure_wandb,
     log_checkpoint,
@@ -53,6 +54,19 @@ def train(cfg: DictConfig) -> float | None:
         log.info("skipping: %s exists (skip_done=true; skip_done=false runs it again)", done)
         return None
     check_writable_folder(run.root, "the run folder", "hydra.run.dir=... (or paths.log_dir=...)")
+    with owning(run.root, "jointsr-train"):  # one process writes the folder (its ranks with it)
+        processes = processes_to_start(cfg.trainer)
+        if processes == 1:
+            return fit_and_test(cfg)
+        _check_inputs(cfg)  # once, before the ranks: a bad value or file is one error, not one per rank
+        return start_ranks(_rank_job, cfg, processes)
+
+
+def fit_and_test(cfg: DictConfig) -> float | None:
+    """The job of :func:`train` in this process: one process, or one rank of a DDP job (every rank
+    runs it; rank 0 writes the run's files)."""
+    run = RunDir.of(cfg)
+    tested = cfg.get("test_checkpoint", "best")
     set_threads()
     # every config value is checked as its object is built, before any data is read
     datamodule = hydra.utils.instantiate(cfg.data)  # the seed included (data.seed is ${seed})
@@ -73,8 +87,9 @@ def train(cfg: DictConfig) -> float | None:
         datamodule.setup("fit")
         log.info("data ready in %.1f s (one-time work, not part of the training budget)",
                  time.perf_counter() - start)
-        record_config(run.root, cfg)  # the inputs are known to be good: the folder is this run's
-        for logger in loggers:  # the trackers write only once the inputs are known to be good
+        if trainer.is_global_zero:
+            record_config(run.root, cfg)  # the inputs are known to be good: the folder is this run's
+        for logger in loggers:  # the trackers write only once the inputs are known to be good (rank 0)
             logger.log_hyperparams({"cfg": _plain(cfg)})
         start_runs(loggers)  # wandb: val/psnr summarised as its best
         training = None
@@ -92,23 +107,45 @@ def train(cfg: DictConfig) -> float | None:
         if model.has_parameters and metric is None:
             log.warning("no validation ran, so there is no %s and no best checkpoint: lower "
                         "trainer.val_check_interval (auto validates 10 times over the budget)", cfg.monitor)
-        if cfg.get("test") and trainer.is_global_zero:
+        if cfg.get("test"):
             best = _best_checkpoint(trainer) if model.has_parameters and tested == "best" else None
+            if trainer.world_size > 1:  # every rank tests the same weights
+                best = trainer.strategy.broadcast(best)
             if training is not None:  # the budget behind the tested weights, beside the numbers
                 training["tested"] = f"best: {Path(best).name}" if best else "last: the final weights"
-            tester = trainer
-            if trainer.world_size > 1:
-                # Test on one device: every image once, all per-image rows in this process.
-                tester = build_trainer(cfg.trainer, val_check_interval=1, logger=loggers or False, callbacks=[],
-                                       **ONE_PROCESS)
-            tester.test(model, datamodule=datamodule, ckpt_path=best, weights_only=True)
-            document = tested_document(model, datamodule, cfg.scale, cfg.paths.get("cache_dir"), training)
-            write_json_atomic(done, document)
-            log_test_table(loggers, document)
-            if best:
-                log_checkpoint(loggers, best, {"monitor": cfg.monitor, "best": metric, **(training or {})})
-            log.info("test of %s:\n%s", best or "the final weights", format_table(document))
+                training["tested_step"] = _checkpoint_step(best) if best else training["steps"]
+            # under DDP the ranks share the images out; the metric gathers their rows, each image once
+            trainer.test(model, datamodule=datamodule, ckpt_path=best, weights_only=True,
+                         verbose=bool(cfg.get("verbose", False)))  # our own table follows
+            if trainer.is_global_zero:
+                document = tested_document(model, datamodule, cfg.scale, cfg.paths.get("cache_dir"), training)
+                write_json_atomic(run.test_metrics, document)
+                log_test_table(loggers, document)
+                if best:
+                    log_checkpoint(loggers, best, {"monitor": cfg.monitor, "best": metric, **(training or {})})
+                log.info("test of %s:\n%s", best or "the final weights", format_table(document))
     return metric
+
+
+def _rank_job(cfg: DictConfig) -> float | None:
+    """:func:`fit_and_test` in a rank jointsr-train started (a new process: the console as quiet as
+    the command's)."""
+    if not cfg.get("verbose", False):
+        quiet_console()
+    return fit_and_test(cfg)
+
+
+def _check_inputs(cfg: DictConfig) -> None:
+    """What every rank would otherwise do at once: the data and model configs checked, the dataset
+    files against their checksums, every test image decoded, the training patches' store built."""
+    set_threads()
+    datamodule = hydra.utils.instantiate(cfg.data)
+    build_model(cfg.model)
+    datamodule.prepare_data()
+    if cfg.get("test"):
+        datamodule.setup("test")
+    if datamodule.store:
+        datamodule.prepare_store()
 
 
 def _resume_from(cfg: DictConfig, run: RunDir, model_cfg: dict) -> str | None:
@@ -138,6 +175,11 @@ def _monitored(trainer: L.Trainer, key: str) -> float | None:
         return float(callback.best_model_score)
     value = trainer.callback_metrics.get(key)
     return None if value is None else float(value)
+
+
+def _checkpoint_step(path: str) -> int:
+    """The optimiser steps behind a checkpoint's weights (its ``global_step``, read safely)."""
+    return int(load_checkpoint(path)["global_step"])
 
 
 def _best_checkpoint(trainer: L.Trainer) -> str | None:

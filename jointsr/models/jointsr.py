@@ -476,21 +476,29 @@ def least_squares_dictionary(code: torch.Tensor, target: torch.Tensor, kernel_si
 def _check_arguments(*, scale: int, k: int, K: int, T: int, R: int, guide_channels: int, form: str,
                      init: str, threshold_init: float, free_kernel_size: int,
                      calibration_density: float | None) -> None:
-    """One ValueError naming the argument, its value and what is allowed."""
+    """One ValueError naming the argument, its value and what is allowed (a value of another
+    type, ``K='abc'``, included)."""
+
+    def integer(value, minimum: int, odd: bool = False) -> bool:
+        return (isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+                and (not odd or value % 2 == 1))
+
+    def number(value) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
     checks = [
-        (scale >= 1, "scale", scale, "an integer >= 1"),
-        (k >= 1, "k", k, "an integer >= 1 (code channels)"),
-        (K >= 1 and K % 2 == 1, "K", K, "an odd integer >= 1 (kernel size)"),
-        (T >= 0, "T", T, "an integer >= 0 (encoder iterations)"),
-        (R >= 0, "R", R, "an integer >= 0 (RNN steps)"),
+        (integer(scale, 1), "scale", scale, "an integer >= 1"),
+        (integer(k, 1), "k", k, "an integer >= 1 (code channels)"),
+        (integer(K, 1, odd=True), "K", K, "an odd integer >= 1 (kernel size)"),
+        (integer(T, 0), "T", T, "an integer >= 0 (encoder iterations)"),
+        (integer(R, 0), "R", R, "an integer >= 0 (RNN steps)"),
         (guide_channels in (1, 3), "guide_channels", guide_channels, "1 (luminance) or 3 (RGB)"),
         (form in ("free", "factorised"), "form", form, "'free' or 'factorised'"),
         (init in ("ista", "random"), "init", init, "'ista' or 'random'"),
-        (threshold_init > 0, "threshold_init", threshold_init, "a number > 0"),
-        (free_kernel_size >= 1 and free_kernel_size % 2 == 1, "free_kernel_size", free_kernel_size,
-         "an odd integer >= 1"),
-        (calibration_density is None or 0 < calibration_density < 1, "calibration_density",
-         calibration_density, "a number in (0, 1) or null"),
+        (number(threshold_init) and threshold_init > 0, "threshold_init", threshold_init, "a number > 0"),
+        (integer(free_kernel_size, 1, odd=True), "free_kernel_size", free_kernel_size, "an odd integer >= 1"),
+        (calibration_density is None or number(calibration_density) and 0 < calibration_density < 1,
+         "calibration_density", calibration_density, "a number in (0, 1) or null"),
     ]
     for ok, name, value, allowed in checks:
         if not ok:

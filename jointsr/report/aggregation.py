@@ -112,6 +112,11 @@ class Configuration:
             result["minutes"] = spread(minutes)
         return result
 
+    def tested_steps(self) -> list[int]:
+        """The distinct steps of the weights its runs tested (several: a mix to flag)."""
+        return sorted({run.budget["tested_step"] for run in self.runs
+                       if run.budget and run.budget.get("tested_step") is not None})
+
     def images(self) -> list[str]:
         """Test images of its runs, in the order of the first run that has them."""
         return list(dict.fromkeys(row["name"] for run in self.runs for row in run.document["per_image"]))

@@ -299,12 +299,13 @@ def read_curve(metrics_csv: Path) -> list[dict]:
 
 def read_budget(document: dict | None, metrics_csv: Path) -> dict | None:
     """The training budget of a run: ``training`` of its ``test_metrics.json`` (steps and
-    minutes when the test began), else the last step and minutes its ``metrics.csv`` logged
+    minutes when the test began, and the step of the tested weights), else the last step and minutes its ``metrics.csv`` logged
     (runs written before the document recorded it); None when neither says (no training)."""
     training = (document or {}).get("training")
     if isinstance(training, dict) and training.get("steps") is not None:
-        minutes = training.get("minutes")
-        return {"steps": int(training["steps"]), "minutes": None if minutes is None else float(minutes)}
+        minutes, tested = training.get("minutes"), training.get("tested_step")
+        return {"steps": int(training["steps"]), "minutes": None if minutes is None else float(minutes),
+                "tested_step": None if tested is None else int(tested)}
     if not metrics_csv.is_file():
         return None
     steps, minutes = None, None

@@ -84,6 +84,15 @@ def fmt_budget(config: Configuration) -> tuple[str, str]:
     return steps, DASH if minutes is None else f"{minutes.mean:.1f}"
 
 
+def fmt_tested(steps: list[int]) -> str:
+    """The step of the tested weights: one step, or every step of a mix, marked."""
+    if not steps:
+        return DASH
+    if len(steps) == 1:
+        return f"{steps[0]:,}"
+    return "mixed: " + ", ".join(f"{step:,}" for step in steps)
+
+
 def fmt_rmse(summary: Spread | None) -> str:
     """``mean ± std`` of a depth RMSE over the seeds (the mean alone for one seed)."""
     if summary is None:
@@ -118,8 +127,10 @@ def task_markdown(data: str, scale: int, configs: list[Configuration], compariso
     lines += _comparison_table(configs, comparisons, reference, reference_wanted)
     lines += _per_image_table(configs, images, paper, paper_means)
     lines += ["Runs:", ""] + md_table(
-        ["configuration", "seed", "train steps", "train min", "PSNR", "SSIM", "SSIM-plain", "directory"],
-        [[config.label, run.seed or DASH, *_run_budget(run), *(fmt(m, run.document["mean"].get(m)) for m in METRICS),
+        ["configuration", "seed", "train steps", "train min", "tested step", "PSNR", "SSIM", "SSIM-plain", "directory"],
+        [[config.label, run.seed or DASH, *_run_budget(run),
+          fmt_tested([run.budget["tested_step"]] if run.budget and run.budget.get("tested_step") is not None else []),
+          *(fmt(m, run.document["mean"].get(m)) for m in METRICS),
           f"`{relative(run.path, base)}`"] for config in configs for run in config.runs]) + [""]
     for title, path in plots.items():
         lines += [f"![{title}]({relative(path, out)})", ""]
@@ -134,7 +145,8 @@ def _run_budget(run: Run) -> tuple[str, str]:
 
 
 def _summary_table(configs: list[Configuration], paper_means: dict | None) -> list[str]:
-    header = ["configuration", "model", "params", "train steps", "train min", "seeds", "PSNR", "PSNR min–max",
+    header = ["configuration", "model", "params", "train steps", "train min", "tested step", "seeds", "PSNR",
+              "PSNR min–max",
               "SSIM", "SSIM min–max"]
     depth = next((config.rmse_unit() for config in configs if config.rmse_unit()), None)
     if depth is not None:
@@ -145,7 +157,8 @@ def _summary_table(configs: list[Configuration], paper_means: dict | None) -> li
     for config in configs:
         summary = config.summary()
         row = [config.label + ("" if config.full_protocol else " *"), config.model,
-               DASH if config.params is None else f"{config.params:,}", *fmt_budget(config), seeds_text(config),
+               DASH if config.params is None else f"{config.params:,}", *fmt_budget(config),
+               fmt_tested(config.tested_steps()), seeds_text(config),
                fmt_spread("psnr", summary.get("psnr")), fmt_range("psnr", summary.get("psnr")),
                fmt_spread("ssim", summary.get("ssim")), fmt_range("ssim", summary.get("ssim"))]
         if depth is not None:
@@ -157,7 +170,9 @@ def _summary_table(configs: list[Configuration], paper_means: dict | None) -> li
         rows.append(row)
     note = ("Per configuration (runs that differ only in `seed`): mean ± sample std over the seeds "
             "(– for one seed) and min–max of the seeds' means over the test images; the training budget "
-            "behind the tested weights (steps and minutes of training, mean over the runs): compare numbers "
+            "of the runs (steps and minutes of training, mean over the runs) and the step of the weights they "
+            "tested (the best validation or the last; `mixed:` when the runs of one configuration tested "
+            "weights of different steps, which makes their spread part training length): compare numbers "
             "with the paper's only at an equal budget.")
     if depth is not None:
         note += (f" Depth: RMSE in {depth['unit']} (method.md section 10), on the whole image and without a "

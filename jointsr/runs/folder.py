@@ -13,6 +13,7 @@ One ``jointsr-train`` or ``jointsr-eval`` job writes only under its Hydra run di
       curve/minutesMMMM.MM-stepSSSSSSS.ckpt            timed weights (train, ``callbacks=curve``)
       curve/<checkpoint>.json, test_curve.csv          their test metrics (eval, ``curve_dir=``)
       test_metrics.json                                the test of the run (train or eval)
+      .run.lock                                        its owner while it runs (jointsr.runs.lock)
 
 Every module that writes or reads one of these asks :class:`RunDir` for its path. (The config
 groups that place callbacks' and loggers' files, ``conf/callbacks`` and ``conf/logger``, name
@@ -140,6 +141,11 @@ class RunDir:
     def test_curve(self) -> Path:
         """Mean test metrics per timed checkpoint (an eval run with ``curve_dir=``)."""
         return self.root / "test_curve.csv"
+
+    @property
+    def lock(self) -> Path:
+        """The lock file of the process that writes the run (:mod:`jointsr.runs.lock`)."""
+        return self.root / ".run.lock"
 
     # -- finding runs --------------------------------------------------------------------
     def is_run(self) -> bool:

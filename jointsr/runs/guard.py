@@ -32,7 +32,7 @@ FINGERPRINT_FILE = RunDir(".").fingerprint.name
 #: keys that do not change what a run computes: where it writes, how it is logged and watched
 #: (``callbacks``: checkpoint files, progress bars, timers; what the best checkpoint is chosen by
 #: is ``monitor``, which counts), and ``test``: a fit-only run may be tested later in its folder
-NOT_THE_RESULT = ("paths", "hydra", "skip_done", "test", "logger", "callbacks", "tags", "experiment_name",
+NOT_THE_RESULT = ("paths", "hydra", "skip_done", "test", "logger", "callbacks", "tags", "experiment_name", "verbose",
                   "data.progress")
 
 

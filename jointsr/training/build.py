@@ -118,9 +118,11 @@ def closing_trackers(loggers: list) -> Iterator[None]:
 
 
 def set_threads() -> None:
-    """Use every core for intra-op work (PyTorch may pick fewer under some launchers)."""
+    """Use every core for intra-op work (PyTorch may pick fewer under some launchers), shared
+    among the ranks of a job on this machine (``LOCAL_WORLD_SIZE``)."""
     import os
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if cores and torch.get_num_threads() < cores and "OMP_NUM_THREADS" not in os.environ:
+    cores = max(1, (cores or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
+    if "OMP_NUM_THREADS" not in os.environ and torch.get_num_threads() != cores:
         torch.set_num_threads(cores)

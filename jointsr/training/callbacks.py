@@ -261,5 +261,11 @@ def _seconds(max_time) -> float | None:
         import datetime
 
         return datetime.timedelta(**max_time).total_seconds()
-    parts = [float(part) for part in str(max_time).split(":")]
+    fields = str(max_time).strip().split(":")
+    parts = [int(part) for part in fields if part.isdigit()]  # Lightning's Timer reads four integers
+    if len(parts) != 4 or len(fields) != 4:
+        from jointsr.errors import ConfigError
+
+        raise ConfigError(f"trainer.max_time={max_time!r} is not a duration: write DD:HH:MM:SS "
+                          f"(trainer.max_time=00:00:20:00 for 20 minutes) or null for no clock budget")
     return sum(value * unit for value, unit in zip(reversed(parts), (1, 60, 3600, 86400)))

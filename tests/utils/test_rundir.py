@@ -36,6 +36,9 @@ def test_paths_are_where_train_and_eval_wrote_their_files(tmp_path):
     assert [f"best: {path.name}" for path in run.best_checkpoints()] == [document["training"]["tested"]]
     import torch
 
+    (best,) = run.best_checkpoints()  # the tested step is the best checkpoint's own step, not the run's 4
+    assert document["training"]["tested_step"] == torch.load(best, map_location="cpu", weights_only=True)["global_step"]
+
     assert torch.load(run.last_checkpoint, map_location="cpu", weights_only=True)["global_step"] == 4
     # timed checkpoints, one per step (the interval is shorter than a step), named as RunDir parses them
     timed = run.timed_checkpoints()
@@ -51,6 +54,7 @@ def test_paths_are_where_train_and_eval_wrote_their_files(tmp_path):
     assert json.loads(run.fingerprint.read_text())["config"]["model"]["net"]["k"] == 8
     # nothing else: every file of the run is one RunDir names (the data cache is configured elsewhere)
     named = {run.test_metrics, run.metrics_csv, run.logged_config, run.fingerprint, run.last_checkpoint,
+             run.lock,
              *run.best_checkpoints(), *(path for _, _, path in timed), *run.grid_images()}
     assert _files(run.root) - {p for p in _files(run.root) if run.root / "cache" in p.parents} == named
 
