@@ -82,4 +82,6 @@ def test_a_malicious_checkpoint_runs_no_code_in_any_path(path, real_checkpoint, 
     line = assert_user_error(result, str(evil), "is not a trusted checkpoint", "would call `exec`")
     print(f"\n[{path}] exit status {result.code}: {line}")
     assert not marker.exists(), "the checkpoint's code ran"
-    assert [p for p in run_folder_files(run_dir) if p != "checkpoints/last.ckpt"] == []
+    # nothing written but the run folder's lock, released (emptied) as the command ended
+    assert [p for p in run_folder_files(run_dir) if p not in ("checkpoints/last.ckpt", ".run.lock")] == []
+    assert not (run_dir / ".run.lock").exists() or (run_dir / ".run.lock").read_text() == ""

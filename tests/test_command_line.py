@@ -103,6 +103,7 @@ def test_a_short_run_validates_and_shows_no_lightning_flops(cli, tmp_path):
         assert noise not in result.out + result.err, noise
 
 
+@pytest.mark.slow
 def test_verbose_keeps_what_the_quiet_console_leaves_out(cli):
     import logging
 

@@ -86,6 +86,7 @@ def test_a_rank_of_a_launched_job_leaves_the_folder_to_its_rank_0(tmp_path, monk
         holder.wait()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["train", "eval"])
 def test_a_second_command_on_a_held_folder_is_refused_in_one_line_before_any_work(tmp_path, command):
     """A real second process: ``jointsr-<command> hydra.run.dir=X`` while this process holds X.
