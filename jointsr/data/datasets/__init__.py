@@ -2,8 +2,7 @@
 
 Configs (``conf/data/<name>.yaml``) name a dataset class by its module
 (``jointsr.data.datasets.cave.CAVE``), so a new dataset is one module here and one config,
-and is not listed in this file. The short names below are a convenience for imports (and
-for configs saved by earlier runs, which named ``jointsr.data.datasets.CAVE``).
+and is not listed in this file. The short names below are a convenience for imports.
 """
 
 from jointsr.data.datasets.base import DatasetNotFoundError, GuidedSRDataset
