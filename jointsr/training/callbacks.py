@@ -9,7 +9,8 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint, ModelSummary, RichProgressBar
 
-from jointsr.files import atomic_path
+from jointsr.errors import ConfigError
+from jointsr.files import PARTIAL_SUFFIX, atomic_path
 from jointsr.runs.folder import LAST_CHECKPOINT, timed_checkpoint_name
 
 
@@ -145,23 +146,40 @@ class StepCheckpoints(L.Callback):
 
 
 class LastCheckpoint(ModelCheckpoint):
-    """``DIRPATH/last.ckpt``: the full training state after every validation of a fit and at
-    its end, whatever the monitored metric did. (Lightning's ``save_last`` rewrites
+    """``DIRPATH/last.ckpt``: the full training state every ``every_n_steps`` optimiser steps,
+    after every validation of a fit and at its end, whatever the monitored metric did, so a
+    killed run repeats at most ``every_n_steps`` steps. (Lightning's ``save_last`` rewrites
     ``last.ckpt`` only when a new best is saved, so a run whose last validations did not
     improve would resume, and be tested under ``test_checkpoint=last``, from an older state.)
     A :class:`ModelCheckpoint` that saves nothing by itself (``save_top_k=0``), so that
     Lightning runs it after the other callbacks, like every checkpoint callback, and the
     state it writes is the one a stock checkpoint would hold. Written to a temporary name
-    and renamed, so a run killed while saving keeps the previous file whole."""
+    and renamed, so a run killed while saving keeps the previous file whole; the next start
+    removes what such a kill left half-written (the run folder's lock makes it the only writer)."""
 
-    def __init__(self, dirpath: str) -> None:
+    def __init__(self, dirpath: str, every_n_steps: int | None = 100) -> None:
+        if every_n_steps is not None and (isinstance(every_n_steps, bool) or int(every_n_steps) < 1):
+            raise ConfigError(f"callbacks.last_checkpoint.every_n_steps={every_n_steps!r}: write a number of "
+                              f"optimiser steps >= 1, or null to write last.ckpt only at validations and the end")
         super().__init__(dirpath=dirpath, filename=Path(LAST_CHECKPOINT).stem, monitor=None, save_top_k=0,
                          save_last=False, enable_version_counter=False)
+        self.every_n_steps = None if every_n_steps is None else int(every_n_steps)
         self.saved_step: int | None = None
 
     @property
     def state_key(self) -> str:
         return "LastCheckpoint"
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        super().setup(trainer, pl_module, stage)
+        if stage == "fit" and trainer.is_global_zero:
+            for partial in Path(self.dirpath).glob(f".{LAST_CHECKPOINT}.*{PARTIAL_SUFFIX}"):
+                partial.unlink(missing_ok=True)  # a write cut short by a kill: the whole file beside it stands
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        step = trainer.global_step
+        if self.every_n_steps and step % self.every_n_steps == 0 and self.saved_step != step:
+            self._write(trainer)
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.state.fn == "fit" and not trainer.sanity_checking:
@@ -264,8 +282,6 @@ def _seconds(max_time) -> float | None:
     fields = str(max_time).strip().split(":")
     parts = [int(part) for part in fields if part.isdigit()]  # Lightning's Timer reads four integers
     if len(parts) != 4 or len(fields) != 4:
-        from jointsr.errors import ConfigError
-
         raise ConfigError(f"trainer.max_time={max_time!r} is not a duration: write DD:HH:MM:SS "
                           f"(trainer.max_time=00:00:20:00 for 20 minutes) or null for no clock budget")
     return sum(value * unit for value, unit in zip(reversed(parts), (1, 60, 3600, 86400)))
