@@ -7,10 +7,15 @@ corrected or refused before Hydra sees them.
   ``jointsr_help`` resolver (``hydra.help.template: ${jointsr_help:}`` in the configs).
 - ``scale=4`` (and ``scale=2,4`` in a sweep) means ``scale=x4``; ``model=base`` and
   ``data=base`` are refused with the options that exist.
+- A value as users type paths (``target=my images/Bände/lr.png``, ``out=~/sr.png``, a ``#``,
+  ``&``, quote or bracket in a name), which Hydra's override grammar cannot read unquoted, is
+  quoted for it, and a leading ``~`` is the home folder; a value that still cannot be read is
+  refused in one line that says how to quote it.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -91,5 +96,47 @@ def normalise(args: list[str]) -> list[str]:
         if value in INTERNAL and (Path(CONFIG_DIR) / group / f"{value}.yaml").is_file():
             raise ConfigError(f"{group}={value} is the internal base of every {group} config, not one to "
                               f"choose: use one of {', '.join(group_options(group))}")
-        result.append(arg)
+        result.append(readable_override(arg))
     return result
+
+
+def readable_override(arg: str) -> str:
+    """``arg`` as Hydra's override grammar reads it to the value the user typed: unchanged when
+    it already does (sweeps ``a,b``, lists, interpolations, quoted values included), else with
+    the value quoted (a path with spaces at its ends, non-ASCII letters, ``#&()[]'"``), and a
+    leading ``~`` expanded to the home folder."""
+    key, equals, value = arg.partition("=")
+    if arg.startswith("-") or not equals or not value or value[0] in "'\"[{":
+        return arg
+    if value.startswith("~"):
+        value = os.path.expanduser(value)
+    typed = f"{key}={value}"
+    if _parses_to(typed, value, exact=False):
+        return typed
+    quoted = f"{key}={quote_value(value)}"
+    if "${" in value or not _parses_to(quoted, value, exact=True):  # quoted, ${...} would still be resolved
+        raise ConfigError(f"cannot read the value of {arg!r}: put the value in quotes that reach the "
+                          f"command, e.g. \"{key}='...'\" (the shell removes one pair)")
+    return quoted
+
+
+def quote_value(value: str) -> str:
+    """``value`` in single quotes as Hydra's grammar reads them back: each ``'`` escaped, and
+    the backslashes before a quote or at the end doubled."""
+    escaped = re.sub(r"(\\+)(?='|$)", lambda found: found.group(1) * 2, value)
+    return "'" + escaped.replace("'", "\\'") + "'"
+
+
+def _parses_to(override: str, value: str, exact: bool) -> bool:
+    """Whether Hydra reads ``override`` without an error (``exact``: and to the string ``value``;
+    otherwise a plain string that lost spaces at its ends does not count)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        parsed = OverridesParser.create().parse_override(override).value()
+    except HydraException:
+        return False
+    if exact or isinstance(parsed, str):
+        return parsed == value
+    return True
