@@ -10,52 +10,52 @@ image): the network runs on the guide resampled to ``scale`` x the target and th
 resampled back to the guide's size; ``geometry=crop`` cuts a larger guide to ``scale`` x the
 target instead, as the protocol's modcrop does (:func:`jointsr.inference.inputs.pair_geometry`).
 The result is written atomically: an interrupted run leaves no partial image.
+
+``target=`` (or ``simulate=``) and ``guide=`` may instead be two folders, paired by file name:
+the model is loaded once, each result is ``out/<name>.png``, a pair that cannot be used fails with
+one line and the others go on (:mod:`jointsr.inference.folders`); a summary ends the run.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import time
+import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from jointsr.cli.command import hydra_command
+from jointsr.cli.command import USER_ERROR_STATUS, hydra_command
 from jointsr.data.io import check_output, read_image, write_image
 from jointsr.errors import ConfigError, InputError
-from jointsr.inference.inputs import (
-    check_geometry,
-    check_memory,
-    prepare_inputs,
-    select_device,
-    simulate_target,
+from jointsr.inference.folders import (
+    FolderJob,
+    FolderSummary,
+    check_out_folder,
+    find_pairs,
+    is_folder_run,
+    predict_pairs,
+    same_file,
 )
-from jointsr.inference.tiling import (
-    auto_tile,
-    check_tile,
-    receptive_radius,
-    tiled_forward,
-)
+from jointsr.inference.inputs import check_geometry, select_device, simulate_target
+from jointsr.inference.predictor import Predictor, simulation_line, simulation_scores
+from jointsr.inference.tiling import check_tile
 from jointsr.training.build import load_checkpoint_model, set_threads
 
 log = logging.getLogger("jointsr")
 
 
-
-
-
 def check_paths(cfg: DictConfig) -> tuple[Path | None, Path | None, Path, Path | None, Path]:
     """The target, HR truth (``simulate=``), guide, output and checkpoint (``ckpt_path=`` or
     ``pretrained=``) paths, checked before anything is read or computed. With
-    ``simulate=HR`` there is no ``target=`` and ``out=`` is optional."""
+    ``simulate=HR`` there is no ``target=`` and ``out=`` is optional. Two folders (targets
+    and guides) take an output folder (:mod:`jointsr.inference.folders`)."""
     from jointsr.pretrained import resolve_checkpoint
 
     simulate = cfg.get("simulate")
     usage = ("jointsr-predict ckpt_path=<checkpoint> (or pretrained=<task>) target=<LR image> guide=<HR guide> "
-             "out=<result.png>, or ckpt_path=<checkpoint> simulate=<HR image> guide=<HR guide> [out=<result.png>]")
+             "out=<result.png>, or ckpt_path=<checkpoint> simulate=<HR image> guide=<HR guide> [out=<result.png>]; "
+             "folders of images in place of the images (out=<folder>)")
     if cfg.get("pretrained") in (None, "") and cfg.get("ckpt_path") in (None, ""):
         raise ConfigError(f"no ckpt_path= or pretrained= given: {usage}")
     checkpoint = Path(resolve_checkpoint(cfg)).expanduser()
@@ -69,11 +69,16 @@ def check_paths(cfg: DictConfig) -> tuple[Path | None, Path | None, Path, Path |
     target = None if simulate else Path(cfg.target).expanduser()
     truth = Path(simulate).expanduser() if simulate else None
     guide = Path(cfg.guide).expanduser()
-    out = check_output(cfg.out, cfg.bits) if cfg.get("out") not in (None, "") else None
+    given_out = cfg.get("out") not in (None, "")
+    source_key, source = ("simulate", truth) if simulate else ("target", target)
+    if is_folder_run(source, guide, source_key):
+        out = check_out_folder(cfg.out, cfg.bits, {source_key: source, "guide": guide}) if given_out else None
+        return target, truth, guide, out, checkpoint
+    out = check_output(cfg.out, cfg.bits) if given_out else None
     if out is not None:
         for key, source in (("target", target), ("simulate", truth), ("guide", guide),
                             ("ckpt_path", checkpoint)):
-            if source is not None and _same_file(out, source):
+            if source is not None and same_file(out, source):
                 raise InputError(f"out={out} is the {key} file: writing it would destroy the input; choose "
                                  f"another output path (overwrite=true never replaces an input)")
         if out.exists() and not cfg.overwrite:
@@ -81,20 +86,10 @@ def check_paths(cfg: DictConfig) -> tuple[Path | None, Path | None, Path, Path |
     return target, truth, guide, out, checkpoint
 
 
-
-def _same_file(first: Path, second: Path) -> bool:
-    if first.resolve() == second.resolve():
-        return True
-    try:
-        return first.exists() and second.exists() and os.path.samefile(first, second)
-    except OSError:
-        return False
-
-
-
 def predict(cfg: DictConfig) -> Path | None:
     """Super-resolve ``target`` (or the LR image ``simulate=`` makes from an HR image, then
-    print PSNR/SSIM against it and against bicubic); write ``out`` when given."""
+    print PSNR/SSIM against it and against bicubic); write ``out`` when given. Folders of
+    targets and guides: every pair, with a summary; exit status 2 when a pair failed."""
     target_path, truth_path, guide_path, out, checkpoint = check_paths(cfg)
     if cfg.get("max_memory_gb") is not None and not float(cfg.max_memory_gb) > 0:
         raise ConfigError(f"max_memory_gb={cfg.max_memory_gb} must be > 0 (GB), or null for the memory "
@@ -105,68 +100,74 @@ def predict(cfg: DictConfig) -> Path | None:
         raise ConfigError(f"simulate={truth_path} with geometry=resample: simulate= makes the target from the HR "
                           f"image modcropped to the scale, so its geometry is crop; leave out geometry=")
     device = select_device(cfg.device)
+    if guide_path.is_dir():
+        job = FolderJob(truth_path is not None, out, geometry, int(cfg.bits), bool(cfg.overwrite))
+        return predict_folder(truth_path or target_path, guide_path, job, checkpoint, device, tile, cfg)
     source = read_image(truth_path if truth_path is not None else target_path)
     guide = read_image(guide_path)
-    set_threads()
-    model = load_checkpoint_model(checkpoint)
-    net = model.net.eval()
+    predictor = _predictor(checkpoint, device, tile, cfg.get("max_memory_gb"))
     truth = None
     if truth_path is not None:
-        target, truth = simulate_target(source, net.scale, str(truth_path))
-        target_name = f"{truth_path} (degraded x{net.scale}, MATLAB bicubic)"
+        target, truth = simulate_target(source, predictor.scale, str(truth_path))
+        target_name = f"{truth_path} (degraded x{predictor.scale}, MATLAB bicubic)"
     else:
         target, target_name = source, str(target_path)
-    lr_target, hr_guide, pair = prepare_inputs(target, guide, net.scale, net.guide_channels, target_name,
-                                               str(guide_path), "crop" if truth is not None else geometry)
-    net = net.to(device)
-    if tile is None:  # automatic: the whole image when it fits in the memory allowed, else tiles
-        limit = cfg.get("max_memory_gb")
-        tile = auto_tile(net, *hr_guide.shape[-2:], net.guide_channels, device,
-                         None if limit is None else int(float(limit) * 1e9))
-        tile = 0 if tile is None else tile  # not even a small tile fits: the check below refuses
-    if tile == 0:
-        check_memory(net, lr_target, net.guide_channels, device, cfg.get("max_memory_gb"))
-    else:
-        log.info("tiles of %d x %d HR pixels with a halo of %d (the receptive radius)", tile, tile,
-                 receptive_radius(net))
-    start = time.perf_counter()
-    log.info("super-resolving %s x%d (%dx%d -> %dx%d) on %s", target_name, net.scale, lr_target.shape[-1],
-             lr_target.shape[-2], hr_guide.shape[-1], hr_guide.shape[-2], device)
-    with torch.inference_mode():
-        prediction = tiled_forward(net, lr_target.to(device), hr_guide.to(device), tile).clamp(0, 1)
-    image = np.clip(pair.output_from_grid(prediction[0, 0].float().cpu().numpy()), 0.0, 1.0)
-    log.info("super-resolved in %.1f s", time.perf_counter() - start)
+    prediction = predictor.super_resolve(target, guide, target_name, str(guide_path),
+                                         "crop" if truth is not None else geometry)
     if truth is not None:
-        print(simulation_report(image, truth, lr_target, str(truth_path), net.scale))
+        scores = simulation_scores(prediction.image, truth, prediction.lr_target)
+        print(simulation_line(str(truth_path), predictor.scale, scores, f"{truth.shape[1]}x{truth.shape[0]}"))
     if out is None:
         return None
-    path = write_image(out, image, bits=int(cfg.bits))
+    path = write_image(out, prediction.image, bits=int(cfg.bits))
     log.info("wrote %s", path)
     return path
 
 
-def simulation_report(prediction: np.ndarray, truth: np.ndarray, lr_target: torch.Tensor, name: str,
-                      scale: int) -> str:
-    """PSNR/SSIM (the paper's protocol) of the prediction and of bicubic against the HR truth."""
-    from jointsr.functional.imresize import imresize
-    from jointsr.metrics.protocol import evaluate_pair
+def predict_folder(sources: Path, guides: Path, job: FolderJob, checkpoint: Path, device: torch.device,
+                   tile: int | None, cfg: DictConfig) -> Path | None:
+    """Every pair of two folders through one loaded model: a line per failed pair (stderr) and per
+    scored one (``simulate=``), the mean scores, and the summary; exit status 2 if a pair failed."""
+    listing = find_pairs(sources, guides, "simulate" if job.simulate else "target")
+    for note in listing.notes:
+        log.warning(note)
+    predictor = _predictor(checkpoint, device, tile, cfg.get("max_memory_gb"), details=logging.DEBUG,
+                           progress=False)
+    outcomes = []
+    for outcome in predict_pairs(predictor, listing.pairs, job):
+        if outcome.error is not None:
+            print(f"jointsr-predict: failed {outcome.name}: {outcome.error}", file=sys.stderr, flush=True)
+        elif outcome.line is not None:
+            print(outcome.line, flush=True)
+        outcomes.append(outcome)
+    summary = FolderSummary(outcomes, job.out)
+    mean = summary.mean_line(predictor.scale)
+    if mean is not None:
+        print(mean)
+    print(summary.line(), flush=True)
+    if summary.failed:
+        sys.exit(USER_ERROR_STATUS)
+    return job.out
 
-    bicubic = imresize(lr_target, out_shape=truth.shape)[0, 0].numpy()
-    ours, reference = evaluate_pair(prediction, truth), evaluate_pair(bicubic, truth)
-    return (f"{name} x{scale} ({truth.shape[1]}x{truth.shape[0]}): PSNR {ours['psnr']:.2f} dB, SSIM "
-            f"{ours['ssim']:.4f} | bicubic {reference['psnr']:.2f} dB, {reference['ssim']:.4f} | gain "
-            f"{ours['psnr'] - reference['psnr']:+.2f} dB")
+
+def _predictor(checkpoint: Path, device: torch.device, tile: int | None, max_memory_gb: float | None,
+               **options) -> Predictor:
+    """The checkpoint's network, loaded once, on ``device``."""
+    set_threads()
+    model = load_checkpoint_model(checkpoint)
+    return Predictor(model.net, device, tile, max_memory_gb, **options)
 
 
 main = hydra_command(
     "predict", "predict", predict,
     description=(
         "super-resolve your own LR image with a trained checkpoint and an HR guide, or (simulate=) "
-        "degrade an HR image as the protocol does, super-resolve it and print PSNR/SSIM. Writes "
-        "out= and nothing else."),
+        "degrade an HR image as the protocol does, super-resolve it and print PSNR/SSIM; or every "
+        "pair of two folders (matched by file name). Writes out= and nothing else."),
     examples=[
         "jointsr-predict ckpt_path=<ckpt> target=nir_lr.png guide=rgb_hr.png out=nir_sr.png",
-        "jointsr-predict ckpt_path=<ckpt> simulate=nir_hr.png guide=rgb_hr.png"])
+        "jointsr-predict ckpt_path=<ckpt> simulate=nir_hr.png guide=rgb_hr.png",
+        "jointsr-predict pretrained=nir_x4 target=lr/ guide=rgb/ out=sr/"])
 
 
 if __name__ == "__main__":

@@ -191,14 +191,15 @@ def simulate_target(truth: np.ndarray, scale: int, name: str) -> tuple[np.ndarra
     return Bicubic()(hr, scale), hr
 
 def check_memory(net: torch.nn.Module, lr_target: torch.Tensor, guide_channels: int, device: torch.device,
-                 limit_gb: float | None) -> None:
-    """Refuse, with the numbers, a forward pass that would not fit in memory."""
+                 limit_gb: float | None, details: int = logging.INFO) -> None:
+    """Refuse, with the numbers, a forward pass that would not fit in memory (the estimate is
+    logged at level ``details``)."""
     height, width = lr_target.shape[-2:]
     needed = estimate_forward_bytes(net, height, width, guide_channels, net.scale, device)
     limit = available_bytes(device) if limit_gb is None else int(float(limit_gb) * 1e9)
     where = "GPU memory" if device.type == "cuda" else "memory"
-    log.info("estimated peak %s: %s (%s)", where, gigabytes(needed),
-             "no limit known" if limit is None else f"{gigabytes(limit)} available")
+    log.log(details, "estimated peak %s: %s (%s)", where, gigabytes(needed),
+            "no limit known" if limit is None else f"{gigabytes(limit)} available")
     if limit is not None and needed > limit:
         tiles = int(np.ceil(np.sqrt(needed / max(limit, 1))))
         raise ResourceError(
