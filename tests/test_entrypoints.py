@@ -36,7 +36,7 @@ def test_train_config_composes_with_one_scale_read_everywhere(compose_cfg):
     ("model", ["bicubic", "jointsr", "jointsr_paper"]),
     ("scale", ["x2", "x4", "x8", "x16"]),
     ("trainer", ["default", "cpu", "gpu", "ddp"]),
-    ("logger", ["csv", "wandb", "many"]),
+    ("logger", ["csv", "wandb", "many", "tensorboard", "local"]),
     ("debug", ["fast", "overfit", "profile"]),
 ])
 def test_every_group_option_composes(compose_cfg, group, options):

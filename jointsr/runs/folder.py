@@ -8,6 +8,7 @@ One ``jointsr-train`` or ``jointsr-eval`` job writes only under its Hydra run di
       config_fingerprint.json                          its configuration (jointsr.runs.guard)
       csv/metrics.csv, csv/hparams.yaml                the CSV logger (jointsr.training.loggers.RunLogger)
       csv/grids/epochEEEE_stepSSSSSSS.png              validation grids (bicubic | prediction | truth | error)
+      tensorboard/events.out.tfevents.*, hparams.yaml  TensorBoard's logs (``logger=tensorboard`` or ``local``)
       checkpoints/last.ckpt                            the state to resume from (LastCheckpoint)
       checkpoints/stepSSSSSSS-psnrPP.PPP.ckpt          the best checkpoint on ``monitor``
       curve/minutesMMMM.MM-stepSSSSSSS.ckpt            timed weights (train, ``callbacks=curve``)
@@ -30,6 +31,8 @@ from typing import Iterable
 
 #: the CSV logger's folder (``save_dir=<run>``, ``name=csv``, ``version=""``)
 CSV = "csv"
+#: the TensorBoard logger's folder (``save_dir=<run>``, ``name=tensorboard``, ``version=""``)
+TENSORBOARD = "tensorboard"
 #: the checkpoint callbacks' folder
 CHECKPOINTS = "checkpoints"
 #: the file :class:`~jointsr.training.callbacks.LastCheckpoint` keeps up to date
@@ -103,6 +106,15 @@ class RunDir:
 
     def grid_images(self) -> list[Path]:
         return sorted(self.grids.glob("*.png"))
+
+    # -- the TensorBoard logger ----------------------------------------------------------
+    @property
+    def tensorboard(self) -> Path:
+        return self.root / TENSORBOARD
+
+    def event_files(self) -> list[Path]:
+        """TensorBoard's event files (one per process that logged into the run), in order."""
+        return sorted(self.tensorboard.glob("events.out.tfevents.*"))
 
     # -- checkpoints ---------------------------------------------------------------------
     @property

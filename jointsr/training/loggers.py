@@ -1,4 +1,5 @@
-"""The CSV logger of a run folder: metrics, hparams and validation grids, and a resumed run's rows kept."""
+"""The CSV logger of a run folder: metrics, hparams and validation grids, and a resumed run's rows kept;
+and where a validation grid goes in each logger (:func:`log_grid`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import warnings
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger, WandbLogger
 
 from jointsr.errors import ConfigError
 from jointsr.files import write_csv_atomic
@@ -135,6 +136,18 @@ class RunLogger(CSVLogger, L.Callback):
         path.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(image).save(path)
         return path
+
+
+def log_grid(loggers: list[Logger], image, caption: str, epoch: int, step: int) -> None:
+    """Hand a validation grid (a (H, W) uint8 array) to every logger that keeps images: the run
+    folder's ``csv/grids/`` (:class:`RunLogger`), TensorBoard's and wandb's ``val/grid`` at ``step``."""
+    for logger in loggers:
+        if isinstance(logger, RunLogger):
+            logger.log_grid(image, epoch=epoch, step=step)
+        elif isinstance(logger, TensorBoardLogger):
+            logger.experiment.add_image("val/grid", image, global_step=step, dataformats="HW")
+        elif isinstance(logger, WandbLogger):
+            logger.log_image(key="val/grid", images=[image], caption=[caption], step=step)
 
 
 def _validation(row: dict) -> bool:

@@ -8,7 +8,6 @@ import math
 from typing import Any, Callable, Sequence
 
 import lightning as L
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -20,7 +19,8 @@ from jointsr.metrics.images import ImageMetrics
 from jointsr.metrics.protocol import DEPTH_BORDER
 from jointsr.models.network import SRNetwork
 from jointsr.training.callbacks import budget_timer
-from jointsr.training.loggers import RunLogger
+from jointsr.training.grids import ERROR_GAIN, validation_grid
+from jointsr.training.loggers import log_grid
 
 log = logging.getLogger("jointsr")
 
@@ -272,20 +272,15 @@ class SRModule(L.LightningModule):
 
     @torch.no_grad()
     def _log_grid(self, batch: dict, prediction: torch.Tensor) -> None:
-        """bicubic | prediction | ground truth | absolute error (x10), first image of the batch."""
+        """The labelled grid bicubic | prediction | truth | error of the batch's first image
+        (its channel 0) to every logger that keeps images."""
         if self.trainer.sanity_checking or not self.trainer.is_global_zero:
             return
         hr = batch["hr"][:1]
         bicubic = imresize(batch["lr"][:1], out_shape=tuple(hr.shape[-2:])).clamp(0, 1)
-        error = (10 * (prediction[:1] - hr).abs()).clamp(0, 1)
-        grid = torch.cat([bicubic, prediction[:1], hr, error], dim=-1)[0, 0]
-        image = (grid.float().cpu().numpy() * 255).round().astype(np.uint8)
-        caption = f"{batch['name'][0]} epoch {self.current_epoch}: bicubic | prediction | truth | |error| x10"
-        for logger in self.loggers:
-            if isinstance(logger, RunLogger):  # the run folder's csv/grids/
-                logger.log_grid(image, epoch=self.current_epoch, step=self.global_step)
-            elif hasattr(logger, "log_image"):  # wandb
-                logger.log_image(key="val/grid", images=[image], caption=[caption], step=self.global_step)
+        shown = [image[0, 0].float().cpu().numpy() for image in (bicubic, prediction[:1], hr)]
+        caption = f"{batch['name'][0]} epoch {self.current_epoch}: bicubic | prediction | truth | |error| x{ERROR_GAIN}"
+        log_grid(self.loggers, validation_grid(*shown), caption, epoch=self.current_epoch, step=self.global_step)
 
     # ------------------------------------------------------------------ optimisation
     def configure_optimizers(self):
