@@ -16,10 +16,10 @@ import torch
 from conftest import DATA_DIR, require_data
 from hydra.core.global_hydra import GlobalHydra
 
-#: console entry points by command name, as pyproject.toml installs them (``jointsr-train`` -> the
-#: module of its ``main``): a new command is picked up from its pyproject.toml line
+#: console entry points by command name, as pyproject.toml installs them (``jointsr-train`` ->
+#: ``jointsr.cli.entry:train``): a new command is picked up from its pyproject.toml line
 with open(Path(__file__).resolve().parent.parent / "pyproject.toml", "rb") as _pyproject:
-    COMMANDS = {script.removeprefix("jointsr-"): target.split(":")[0]
+    COMMANDS = {script.removeprefix("jointsr-"): target
                 for script, target in tomllib.load(_pyproject)["project"]["scripts"].items()}
 
 
@@ -35,10 +35,12 @@ class Result:
 
 
 def run_main(command: str, args: list[str], capsys, monkeypatch) -> Result:
-    """``jointsr-<command> ARGS`` in this process (its real ``main``); the exit status and output."""
+    """``jointsr-<command> ARGS`` in this process (its console script's function); the exit status
+    and output."""
     import importlib
 
-    main: Callable[[], None] = importlib.import_module(COMMANDS[command]).main
+    module, function = COMMANDS[command].split(":")
+    main: Callable[[], None] = getattr(importlib.import_module(module), function)
     monkeypatch.setattr(sys, "argv", [f"jointsr-{command}", *args])
     capsys.readouterr()
     _streams_to_current_stderr()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import datetime
+import subprocess
+import sys
 
 import pytest
 from cli_helpers import COMMANDS, assert_user_error, run_main
@@ -66,6 +68,19 @@ def test_help_describes_the_command_without_internal_configs(command, capsys, mo
         assert "== Configuration groups" not in result.out and "trainer:" not in result.out
     if command == "train":
         assert "model: bicubic, coista, djf, jointsr" in result.out
+
+
+@pytest.mark.parametrize("command", HYDRA_COMMANDS)
+def test_help_imports_neither_torch_nor_lightning_and_shows_the_settings_with_their_comments(command):
+    module, function = COMMANDS[command].split(":")
+    code = (f"import sys; sys.argv = ['jointsr-{command}', '--help']; from {module} import {function}; "
+            f"{function}(); print('heavy:', sorted(m for m in ('torch', 'lightning') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.rstrip().endswith("heavy: []"), done.stdout[-500:]
+    assert "== Settings (conf/" in done.stdout and "verbose: false       # true: also third-party tips" in done.stdout
+    if command == "predict":
+        assert "tile: null           # HR tile side in pixels" in done.stdout and "pretrained=nir_x4" in done.stdout
 
 
 def test_readable_progress_numbers():

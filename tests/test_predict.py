@@ -74,3 +74,18 @@ def test_the_memory_estimate_grows_with_the_pixels_and_refuses_with_the_numbers(
     check_memory(net, torch.zeros(1, 1, 30, 40), 1, cpu, limit_gb=10.0)  # fits: no error
     with pytest.raises(ResourceError, match=r"40x30 target at x4 \(160x120\) needs about .* GB .* tiles"):
         check_memory(net, torch.zeros(1, 1, 30, 40), 1, cpu, limit_gb=1e-6)
+
+
+def test_a_target_no_larger_than_the_probes_is_not_estimated_without_a_limit(monkeypatch):
+    from jointsr.inference import inputs
+    from jointsr.inference.memory import PROBE_SIDES
+
+    probed = []
+    monkeypatch.setattr(inputs, "estimate_forward_bytes", lambda *args: probed.append(args[1:3]) or 1)
+    net, cpu, side = torch.nn.Identity(), torch.device("cpu"), PROBE_SIDES[-1]
+    net.scale = 4
+    inputs.check_memory(net, torch.zeros(1, 1, side, side), 1, cpu, limit_gb=None)  # as large as a probe: run it
+    assert probed == []
+    inputs.check_memory(net, torch.zeros(1, 1, side, side + 1), 1, cpu, limit_gb=None)  # larger: estimated
+    inputs.check_memory(net, torch.zeros(1, 1, 8, 8), 1, cpu, limit_gb=10.0)  # a limit given: always estimated
+    assert probed == [(side, side + 1), (8, 8)]

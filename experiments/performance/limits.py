@@ -185,8 +185,9 @@ def format_limits(train: dict) -> str:
 
 def measure(cfg, repeats: int) -> dict:
     """The bench's training rows for ``cfg`` (a composed ``conf/bench.yaml``), with the limits."""
+    from jointsr.inference.inputs import set_threads
     from jointsr.training.benchmark import TrainingPath, bench_training, training_batch
-    from jointsr.training.build import build_model, set_threads
+    from jointsr.training.build import build_model
 
     set_threads()
     torch.manual_seed(int(cfg.seed))

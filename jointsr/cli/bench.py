@@ -15,8 +15,9 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from jointsr.cli.command import hydra_command
+from jointsr.inference.inputs import set_threads
 from jointsr.training.benchmark import bench_inference, bench_training
-from jointsr.training.build import build_model, set_threads
+from jointsr.training.build import build_model
 
 
 def format_report(result: dict) -> str:
@@ -71,15 +72,7 @@ def bench(cfg: DictConfig) -> dict:
     return result
 
 
-main = hydra_command(
-    "bench", "bench", bench,
-    description=(
-        "time a model's training step and inference on this machine (one process, medians of "
-        'interleaved repeats); prints a table and one JSON line. Timings are results only on an '
-        'idle machine.'),
-    examples=[
-        'jointsr-bench model=jointsr_paper scale=x8',
-        'jointsr-bench train.repeats=3 infer.sizes=[[64,64]] train.paths=[eager]   # a smoke run'])
+main = hydra_command("bench", bench)
 
 
 if __name__ == "__main__":

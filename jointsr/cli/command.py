@@ -8,7 +8,7 @@ traceback (exit status 1). ``HYDRA_FULL_ERROR=1`` shows the traceback of user er
 
 Two layers do the reporting, because Hydra runs the task function inside its own error
 handling; :func:`hydra_command` puts both around a task function, so a command module holds
-its task and one line ``main = hydra_command("train", "train", train)``:
+its task and one line ``main = hydra_command("train", train)``:
 
 - :func:`reports_user_errors` wraps the task function (inside ``@hydra.main``): a single
   run prints the line and exits; inside a multirun the job's line is logged and the
@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Callable, TypeVar
 
-from jointsr.cli.arguments import describe, normalise, register
+from jointsr.cli.arguments import COMMANDS, asks_for_help, help_text, normalise
 from jointsr.errors import UserError, environment_message
 from jointsr.runs.lock import FolderInUseError
 
@@ -213,7 +213,9 @@ def run_command(command: str, hydra_main: Callable[[], object]) -> None:
     os.environ[_USER_SETTING] = "1" if saved["HYDRA_FULL_ERROR"] == "1" else "0"
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
-        register(command)  # the --help text of this command
+        if asks_for_help(sys.argv[1:]):
+            print(help_text(command))
+            return
         sys.argv[1:] = normalise(sys.argv[1:])  # scale=4 -> scale=x4; model=base refused
         hydra_main()
     except Exception as error:
@@ -246,18 +248,17 @@ def quiet_console() -> None:
     os.environ.setdefault("WANDB_SILENT", "true")
 
 
-def hydra_command(command: str, config_name: str, task: Callable, description: str,
-                  examples: list[str]) -> Callable[[], None]:
+def hydra_command(command: str, task: Callable) -> Callable[[], None]:
     """The console entry of ``jointsr-<command>``: ``task(cfg)`` under ``@hydra.main`` with the
-    primary config ``config_name``, user errors reported as one line and exit status 2;
-    ``description`` and ``examples`` open its ``--help``."""
+    command's primary config (:data:`~jointsr.cli.arguments.COMMANDS`), user errors reported
+    as one line and exit status 2."""
     import hydra
 
     from jointsr import CONFIG_DIR
 
-    describe(command, config_name, description, examples)
+    spec = COMMANDS[command]
 
-    @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name=config_name)
+    @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name=spec.config)
     @reports_user_errors(command)
     @functools.wraps(task)
     def hydra_main(cfg):
@@ -268,5 +269,5 @@ def hydra_command(command: str, config_name: str, task: Callable, description: s
     def main() -> None:
         run_command(command, hydra_main)
 
-    main.__doc__ = f"``jointsr-{command} [overrides]``: {description}"
+    main.__doc__ = f"``jointsr-{command} [overrides]``: {spec.description}"
     return main

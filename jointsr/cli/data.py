@@ -156,14 +156,7 @@ def run_and_exit(cfg: DictConfig) -> None:
         sys.exit(status)
 
 
-_hydra_command = hydra_command(
-    "data", "data_cli", run_and_exit,
-    description=(
-        "fetch the datasets, build and verify the training-patch stores."),
-    examples=[
-        "jointsr-data prepare data=cave scale=x4",
-        "jointsr-data verify data=cave",
-        "jointsr-data list"])
+_hydra_command = hydra_command("data", run_and_exit)
 
 
 def main() -> None:

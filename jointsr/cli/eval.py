@@ -14,6 +14,7 @@ from jointsr.cli.command import hydra_command
 from jointsr.errors import ConfigError, MissingFileError, check_writable_folder
 from jointsr.evaluation.results import format_table, tested_document
 from jointsr.files import write_csv_atomic, write_json_atomic
+from jointsr.inference.inputs import set_threads
 from jointsr.runs.folder import RunDir, timed_checkpoints
 from jointsr.runs.lock import owning
 from jointsr.training.build import (
@@ -24,7 +25,6 @@ from jointsr.training.build import (
     instantiate_group,
     load_checkpoint_model,
     recorded_data,
-    set_threads,
 )
 
 log = logging.getLogger("jointsr")
@@ -222,16 +222,7 @@ def evaluated_psnr(cfg: DictConfig) -> float:
     return evaluate(cfg)["mean"]["psnr"]
 
 
-main = hydra_command(
-    "eval", "eval", evaluated_psnr,
-    description=(
-        "test a checkpoint of jointsr-train (ckpt_path=) on the dataset it was trained on, or a "
-        "parameter-free model (model=bicubic); prints the per-image table beside bicubic and writes "
-        "test_metrics.json."),
-    examples=[
-        "jointsr-eval ckpt_path=<run>/checkpoints/last.ckpt      # its own dataset and scale",
-        "jointsr-eval ckpt_path=... data=rgbnir                 # another dataset, explicitly",
-        "jointsr-eval model=bicubic data=cave scale=x8"])
+main = hydra_command("eval", evaluated_psnr)
 
 
 if __name__ == "__main__":

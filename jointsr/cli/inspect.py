@@ -29,12 +29,12 @@ from jointsr.errors import (
     check_writable_folder,
 )
 from jointsr.files import write_csv_atomic, write_json_atomic
-from jointsr.inference.inputs import prepare_inputs, select_device, simulate_target
+from jointsr.inference.inputs import prepare_inputs, select_device, set_threads, simulate_target
 from jointsr.inspection.analysis import Inspection, analyse
 from jointsr.inspection.figures import write_figures
 from jointsr.inspection.trace import check_inspectable, trace_network
 from jointsr.runs.folder import RunDir
-from jointsr.training.build import load_checkpoint_model, set_threads
+from jointsr.training.build import load_checkpoint_model
 
 log = logging.getLogger("jointsr")
 
@@ -244,12 +244,7 @@ def inspect_checkpoint(cfg: DictConfig) -> dict:
     return summary
 
 
-main = hydra_command(
-    "inspect", "inspect", inspect_checkpoint,
-    description=(
-        "figures of what the sparse codes of a trained JointSR or LMCSC do."),
-    examples=[
-        "jointsr-inspect ckpt_path=<ckpt> data=cave image=feathers"])
+main = hydra_command("inspect", inspect_checkpoint)
 
 
 if __name__ == "__main__":

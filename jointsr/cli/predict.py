@@ -37,10 +37,10 @@ from jointsr.inference.folders import (
     predict_pairs,
     same_file,
 )
-from jointsr.inference.inputs import check_geometry, select_device, simulate_target
+from jointsr.inference.inputs import check_geometry, select_device, set_threads, simulate_target
 from jointsr.inference.predictor import Predictor, simulation_line, simulation_scores
 from jointsr.inference.tiling import check_tile
-from jointsr.training.build import load_checkpoint_model, set_threads
+from jointsr.runs.checkpoint import load_checkpoint_network
 
 log = logging.getLogger("jointsr")
 
@@ -154,20 +154,10 @@ def _predictor(checkpoint: Path, device: torch.device, tile: int | None, max_mem
                **options) -> Predictor:
     """The checkpoint's network, loaded once, on ``device``."""
     set_threads()
-    model = load_checkpoint_model(checkpoint)
-    return Predictor(model.net, device, tile, max_memory_gb, **options)
+    return Predictor(load_checkpoint_network(checkpoint), device, tile, max_memory_gb, **options)
 
 
-main = hydra_command(
-    "predict", "predict", predict,
-    description=(
-        "super-resolve your own LR image with a trained checkpoint and an HR guide, or (simulate=) "
-        "degrade an HR image as the protocol does, super-resolve it and print PSNR/SSIM; or every "
-        "pair of two folders (matched by file name). Writes out= and nothing else."),
-    examples=[
-        "jointsr-predict ckpt_path=<ckpt> target=nir_lr.png guide=rgb_hr.png out=nir_sr.png",
-        "jointsr-predict ckpt_path=<ckpt> simulate=nir_hr.png guide=rgb_hr.png",
-        "jointsr-predict pretrained=nir_x4 target=lr/ guide=rgb/ out=sr/"])
+main = hydra_command("predict", predict)
 
 
 if __name__ == "__main__":

@@ -38,12 +38,7 @@ def summarise(cfg: DictConfig) -> dict:
     return result
 
 
-main = hydra_command(
-    "summary", "summary", summarise,
-    description=(
-        "count a model's parameters and FLOPs per HR pixel from a real forward pass."),
-    examples=[
-        'jointsr-summary model=djf scale=x8'])
+main = hydra_command("summary", summarise)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from jointsr.cli.command import hydra_command, quiet_console
 from jointsr.errors import ConfigError, check_writable_folder
 from jointsr.evaluation.results import format_table, tested_document
 from jointsr.files import write_json_atomic
+from jointsr.inference.inputs import set_threads
 from jointsr.runs.checkpoint import check_training_checkpoint, load_checkpoint
 from jointsr.runs.folder import RunDir
 from jointsr.runs.guard import check_same_config, record_config
@@ -24,7 +25,6 @@ from jointsr.training.build import (
     closing_trackers,
     data_record,
     instantiate_group,
-    set_threads,
 )
 from jointsr.training.callbacks import training_minutes
 from jointsr.training.ranks import processes_to_start, start_ranks
@@ -205,16 +205,7 @@ def _plain(cfg: DictConfig) -> dict:
     return OmegaConf.to_container(cfg, resolve=True)
 
 
-main = hydra_command(
-    "train", "train", train,
-    description=(
-        "fit a guided super-resolution model on a dataset's training patches, validate it as it "
-        "trains, then test its best checkpoint with the paper's protocol (PSNR/SSIM beside "
-        'bicubic).'),
-    examples=[
-        'jointsr-train data=cave scale=x4 trainer.max_steps=2000',
-        'jointsr-train experiment=budget_protocol            # the 20-minute CPU recipe (RGB-NIR x4)',
-        'jointsr-train -m model=jointsr,djf data=cave     # a sweep, one folder per job'])
+main = hydra_command("train", train)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ against what is free: each checked with a one-line reason when it cannot be used
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -15,7 +16,7 @@ from jointsr.data.io import single_channel
 from jointsr.errors import ConfigError, InputError, ResourceError
 from jointsr.functional.color import rgb_to_y
 from jointsr.functional.dct_resize import dct_resize
-from jointsr.inference.memory import available_bytes, estimate_forward_bytes, gigabytes
+from jointsr.inference.memory import PROBE_SIDES, available_bytes, estimate_forward_bytes, gigabytes
 
 log = logging.getLogger("jointsr")
 
@@ -178,6 +179,7 @@ def select_device(name: str) -> torch.device:
         return device
     raise ConfigError(f"device={name!r} is not a device: use one of {DEVICES}")
 
+
 def simulate_target(truth: np.ndarray, scale: int, name: str) -> tuple[np.ndarray, np.ndarray]:
     """The protocol's LR input of an HR image: grey, modcropped to the scale, then MATLAB
     ``imresize(hr, 1/scale, 'bicubic')``. Returns ``(lr, modcropped hr)``."""
@@ -190,11 +192,15 @@ def simulate_target(truth: np.ndarray, scale: int, name: str) -> tuple[np.ndarra
         raise InputError(f"simulate={name} is {truth.shape[1]}x{truth.shape[0]}: too small to degrade by x{scale}")
     return Bicubic()(hr, scale), hr
 
+
 def check_memory(net: torch.nn.Module, lr_target: torch.Tensor, guide_channels: int, device: torch.device,
                  limit_gb: float | None, details: int = logging.INFO) -> None:
     """Refuse, with the numbers, a forward pass that would not fit in memory (the estimate is
-    logged at level ``details``)."""
+    logged at level ``details``). With no limit given, a target no larger than the estimate's
+    own probes is not estimated: probing would run a forward pass as large as the real one."""
     height, width = lr_target.shape[-2:]
+    if limit_gb is None and height * width <= PROBE_SIDES[-1] ** 2:
+        return
     needed = estimate_forward_bytes(net, height, width, guide_channels, net.scale, device)
     limit = available_bytes(device) if limit_gb is None else int(float(limit_gb) * 1e9)
     where = "GPU memory" if device.type == "cuda" else "memory"
@@ -208,3 +214,12 @@ def check_memory(net: torch.nn.Module, lr_target: torch.Tensor, guide_channels: 
             f"{'allowed' if limit_gb is not None else 'available'}: split the target and guide into "
             f"{tiles}x{tiles} tiles of about {int(np.ceil(width / tiles))}x{int(np.ceil(height / tiles))} "
             f"(LR) and run each, or use a machine with more memory (max_memory_gb=... sets the limit)")
+
+
+def set_threads() -> None:
+    """Use every core for intra-op work (PyTorch may pick fewer under some launchers), shared
+    among the ranks of a job on this machine (``LOCAL_WORLD_SIZE``)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = max(1, (cores or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
+    if "OMP_NUM_THREADS" not in os.environ and torch.get_num_threads() != cores:
+        torch.set_num_threads(cores)

@@ -63,8 +63,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return checkpoint
 
 
-def stored_model_config(checkpoint: dict, path: str | Path) -> dict:
-    """The model config jointsr-train stored in ``checkpoint`` (required: no guessing)."""
+def stored_model_config(checkpoint: dict, path: str | Path, part: str | None = None) -> dict:
+    """The model config jointsr-train stored in ``checkpoint`` (required: no guessing), every
+    ``_target_`` in it checked (``part="net"``: only the network's, for inference)."""
     stored = checkpoint.get("jointsr", {}).get("model_cfg") if isinstance(checkpoint.get("jointsr"), dict) \
         else None
     if not isinstance(stored, dict) or "_target_" not in stored:
@@ -72,7 +73,8 @@ def stored_model_config(checkpoint: dict, path: str | Path) -> dict:
                               f"the network it holds is unknown; pass a checkpoint of jointsr-train")
     if not isinstance(checkpoint.get("state_dict"), dict):
         raise _not_a_checkpoint(Path(path), "it holds no state_dict of weights")
-    for key, target in _targets(stored, "model"):
+    checked = stored if part is None else stored.get(part)
+    for key, target in _targets(checked, "model" if part is None else f"model.{part}"):
         if not _buildable(target):
             raise CheckpointError(
                 f"{path} is not a trusted checkpoint: its model config names {key}._target_={target!r}, "
@@ -151,3 +153,30 @@ def _differences(stored: Any, composed: Any, key: str) -> list[str]:
             found += _differences(stored[name], composed[name], f"{key}.{name}")
         return found
     return [] if stored == composed else [f"{key}={stored} in the checkpoint, {composed} composed"]
+
+
+def load_checkpoint_network(ckpt_path: str | Path, expected_scale: int | None = None) -> torch.nn.Module:
+    """The network of a checkpoint of jointsr-train, rebuilt from its stored config with its
+    weights: what inference needs, without the training module (so without Lightning). Read
+    safely; ``expected_scale`` (the composed ``scale``) must match the network's."""
+    from hydra.utils import instantiate
+
+    from jointsr.errors import ConfigError
+
+    checkpoint = load_checkpoint(ckpt_path)
+    net_cfg = stored_model_config(checkpoint, ckpt_path, part="net").get("net")
+    if not isinstance(net_cfg, dict) or "_target_" not in net_cfg:
+        raise CheckpointError(f"{ckpt_path} holds no network config (model.net); pass a checkpoint of jointsr-train")
+    net = instantiate(net_cfg)
+    weights = {key.removeprefix("net."): value for key, value in checkpoint["state_dict"].items()
+               if key.startswith("net.")}
+    try:
+        net.load_state_dict(weights)
+    except RuntimeError as error:  # weights of another shape than the stored config builds
+        detail = str(error).splitlines()[1].strip() if len(str(error).splitlines()) > 1 else str(error)
+        raise CheckpointError(f"{ckpt_path}: its weights do not fit the network its config describes "
+                              f"({detail[:200]}); the file was altered or written by another version") from None
+    if expected_scale is not None and net.scale != int(expected_scale):
+        raise ConfigError(f"{ckpt_path} holds a x{net.scale} model but scale=x{expected_scale}: "
+                          f"pass scale=x{net.scale}")
+    return net.eval()

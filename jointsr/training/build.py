@@ -9,7 +9,6 @@ from typing import Iterator
 
 import hydra
 import lightning as L
-import torch
 from omegaconf import DictConfig, OmegaConf
 
 from jointsr.errors import CheckpointError, ConfigError
@@ -115,14 +114,3 @@ def closing_trackers(loggers: list) -> Iterator[None]:
 
                 if wandb.run is not None:
                     wandb.finish()
-
-
-def set_threads() -> None:
-    """Use every core for intra-op work (PyTorch may pick fewer under some launchers), shared
-    among the ranks of a job on this machine (``LOCAL_WORLD_SIZE``)."""
-    import os
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    cores = max(1, (cores or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
-    if "OMP_NUM_THREADS" not in os.environ and torch.get_num_threads() != cores:
-        torch.set_num_threads(cores)
