@@ -62,6 +62,7 @@ def test_train_eval_and_predict_take_paths_with_spaces_accents_and_symbols(tmp_p
     trained = run_main("train", TINY + ["data=rgbnir", "scale=x4", f"hydra.run.dir={run}"], capsys, monkeypatch)
     assert trained.code == 0, trained.err[-2000:]
     assert (run / "checkpoints" / "last.ckpt").is_file() and (run / "test_metrics.json").is_file()
+    assert f"report:      jointsr-report {run}" in trained.out + trained.err  # the end of the run says where
 
     evaluated = run_main("eval", [f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}", "data.max_test_images=1",
                                   f"hydra.run.dir={home / 'évaluation #1'}"], capsys, monkeypatch)

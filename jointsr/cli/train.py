@@ -124,6 +124,8 @@ def fit_and_test(cfg: DictConfig) -> float | None:
                 if best:
                     log_checkpoint(loggers, best, {"monitor": cfg.monitor, "best": metric, **(training or {})})
                 log.info("test of %s:\n%s", best or "the final weights", format_table(document))
+        if trainer.is_global_zero:
+            log.info("\n".join(run.where(_best_checkpoint(trainer) if model.has_parameters else None)))
     return metric
 
 

@@ -159,6 +159,20 @@ class RunDir:
         """The lock file of the process that writes the run (:mod:`jointsr.runs.lock`)."""
         return self.root / ".run.lock"
 
+    def where(self, best: str | os.PathLike | None = None) -> list[str]:
+        """What a finished run leaves for its user, one line each, files that exist only:
+        checkpoints, metrics, the test, dashboards, and the command that reports it."""
+        rows = [("checkpoint", [best, self.last_checkpoint]), ("metrics", [self.metrics_csv]),
+                ("test", [self.test_metrics]), ("grids", [self.grids]), ("tensorboard", [self.tensorboard])]
+        lines = [f"run folder: {self.root}"]
+        for label, paths in rows:
+            found = [Path(path) for path in paths if path is not None and Path(path).exists()]
+            if found:
+                lines.append(f"  {label + ':':<12} " + ", ".join(str(_relative(path, self.root)) for path in found))
+        if self.test_metrics.is_file():
+            lines.append(f"  {'report:':<12} jointsr-report {self.root}")
+        return lines
+
     # -- finding runs --------------------------------------------------------------------
     def is_run(self) -> bool:
         """True for a folder a run wrote: a test result or curve, or Hydra's record of a job."""
@@ -205,3 +219,10 @@ def timed_checkpoints(folder: str | os.PathLike) -> list[tuple[float, int, Path]
         return []
     found = [(*parsed, path) for path in folder.glob("*.ckpt") if (parsed := parse_timed_checkpoint(path.name))]
     return sorted(found)
+
+
+def _relative(path: Path, root: Path) -> Path:
+    try:
+        return path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return path

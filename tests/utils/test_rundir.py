@@ -118,3 +118,18 @@ def test_names_parse_and_a_missing_root_is_refused(tmp_path):
     assert parse_timed_checkpoint("last.ckpt") is None and run.timed_checkpoints() == []
     with pytest.raises(FileNotFoundError, match="not a run or sweep directory"):
         RunDir.find([tmp_path / "absent"])
+
+
+def test_where_names_the_files_a_finished_run_left_and_how_to_report_it(tmp_path):
+    run = RunDir(tmp_path)
+    assert run.where() == [f"run folder: {tmp_path}"]  # nothing written yet: nothing named
+    best = run.checkpoints / "step0000020-psnr33.100.ckpt"
+    for path in (best, run.last_checkpoint, run.metrics_csv, run.test_metrics):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    assert run.where(best) == [
+        f"run folder: {tmp_path}",
+        "  checkpoint:  checkpoints/step0000020-psnr33.100.ckpt, checkpoints/last.ckpt",
+        "  metrics:     csv/metrics.csv",
+        "  test:        test_metrics.json",
+        f"  report:      jointsr-report {tmp_path}"]
