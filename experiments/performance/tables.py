@@ -130,5 +130,15 @@ def bf16_inference() -> str:
                  lines, "lrrrrr")
 
 
-TABLES = {"bf16_inference": bf16_inference, "traffic": traffic, "budget_runs": budget_runs, "budget_per_image": budget_per_image,
+def startup() -> str:
+    """Start-up of the commands, this checkout against an earlier one (startup.py -> startup.csv): medians."""
+    with (HERE / "startup.csv").open(newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    median = {(row["checkout"], row["command"]): row["median_s"] for row in rows}
+    commands = list(dict.fromkeys(row["command"] for row in rows))
+    return table(["command", "before (s)", "this (s)"],
+                 [[command, median[("before", command)], median[("this", command)]] for command in commands], "lrr")
+
+
+TABLES = {"startup": startup, "bf16_inference": bf16_inference, "traffic": traffic, "budget_runs": budget_runs, "budget_per_image": budget_per_image,
           "scaling": scaling, "scaling_fit": scaling_fit, "baselines": baselines, "bf16": bf16}
