@@ -78,22 +78,28 @@ def test_eval_of_the_ddp_checkpoint_in_one_process_gives_the_runs_test(ddp_run, 
 
 @pytest.mark.slow
 def test_a_ranks_error_is_raised_where_the_job_started_and_the_run_resumes_under_ddp(tmp_path):
-    """A rank stopped at step 2 (an in-process stand-in for a killed job): the starting process
-    raises the rank's own error; the same command again resumes from last.ckpt on two ranks."""
+    """A rank stopped at step 6 (an in-process stand-in for a killed job): the starting process
+    raises the rank's own error; the same command again resumes from last.ckpt on two ranks and
+    ends where a run never stopped ends (the averaged gradients of NHWC weights included)."""
     require_data("rgbnir")
     from kill_helpers import Interrupted
 
     run = RunDir(tmp_path / "run")
-    stopped = compose_config("train", TINY + DDP + ["+callbacks.stop._target_=kill_helpers.StopAt",
-                                                    "+callbacks.stop.step=2"], run.root)
-    with pytest.raises(Interrupted, match="stopped at step 2"):
+    longer = ["trainer.max_steps=8", "trainer.val_check_interval=3", "data.max_train_patches=64", "data.batch_size=4"]
+    stopped = compose_config("train", TINY + DDP + longer + ["+callbacks.stop._target_=kill_helpers.StopAt",
+                                                             "+callbacks.stop.step=6"], run.root)
+    with pytest.raises(Interrupted, match="stopped at step 6"):
         train(stopped)
     assert run.last_checkpoint.is_file() and not run.test_metrics.exists()
-    train(compose_config("train", TINY + DDP, run.root))
-    assert json.loads(run.test_metrics.read_text())["training"]["steps"] == 4
+    train(compose_config("train", TINY + DDP + longer, run.root))
+    assert json.loads(run.test_metrics.read_text())["training"]["steps"] == 8
     with run.metrics_csv.open(newline="") as stream:
         steps = [int(row["step"]) for row in csv.DictReader(stream) if row.get("train/loss")]
-    assert steps == [0, 1, 2, 3]  # the stopped run's rows, then the resumed run's, each step once
+    assert steps == list(range(8))  # the stopped run's rows, then the resumed run's, each step once
+    whole = RunDir(tmp_path / "whole")
+    train(compose_config("train", TINY + DDP + longer, whole.root))
+    resumed, uninterrupted = (json.loads(r.test_metrics.read_text()) for r in (run, whole))
+    assert resumed["mean"] == uninterrupted["mean"]
 
 
 @pytest.mark.parametrize("overrides,processes", [

@@ -140,8 +140,10 @@ class SRModule(L.LightningModule):
                  batch_size=batch["hr"].shape[0])
         return loss
 
-    def on_fit_start(self) -> None:
-        if self.channels_last:  # the weights (and, following them, Adam's moments) in NHWC
+    def setup(self, stage: str) -> None:
+        # before the strategy wraps the network: DDP lays out its gradient buckets by the weights'
+        # strides, and weights changed to NHWC after that get their averaged gradients misplaced
+        if stage == "fit" and self.channels_last:  # the weights (and, following them, Adam's moments) in NHWC
             self.net.to(memory_format=torch.channels_last)
 
     def on_train_start(self) -> None:
