@@ -81,6 +81,10 @@ def environment_message(error: OSError) -> str | None:
     where = error.filename or "a file"
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
         return f"cannot write {where}: {reason}; free some space or write elsewhere"
+    if error.errno == errno.ENAMETOOLONG:  # a sweep's job folder is named by all its overrides
+        return (f"cannot create {where}: {reason} for the file system; a sweep names each job's folder by "
+                f"its overrides: name them shorter, e.g. 'hydra.sweep.subdir=${{hydra.job.num}}' or "
+                f"'hydra.sweep.subdir=seed_${{seed}}'")
     verb = "write" if error.errno == errno.EROFS else "access"
     return (f"cannot {verb} {where}: {reason}; check the path, or choose another folder (outputs go to "
             f"hydra.run.dir=... or paths.log_dir=..., patch stores to JOINTSR_CACHE_DIR=...)")

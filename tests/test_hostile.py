@@ -474,3 +474,10 @@ def test_a_failed_start_keeps_what_the_folder_already_held(cli, tmp_path):
     (tmp_path / "run" / "notes.txt").write_text("mine")
     assert_user_error(cli("train", "model.net.K=abc", "logger=csv"), "K='abc'")
     assert (tmp_path / "run" / "notes.txt").read_text() == "mine"
+
+
+def test_a_sweep_job_folder_name_too_long_for_the_file_system_says_how_to_name_it(tmp_path, capsys, monkeypatch):
+    overrides = [f"+extra.key_{index}=a_value_that_lengthens_the_folder_name" for index in range(8)]
+    result = run_main("train", ["-m", *TINY, "seed=1", *overrides, f"hydra.sweep.dir={tmp_path}"], capsys, monkeypatch)
+    assert_user_error(result, "name is too long", "hydra.sweep.subdir=")
+    assert not [path for path in tmp_path.iterdir() if path.name.startswith("+extra")]
