@@ -151,6 +151,8 @@ def test_each_job_of_a_seed_sweep_runs_as_one_two_rank_ddp_job(seed_sweep):
         trained = _logged(run, "train/loss")
         assert [step for step, _, _ in trained] == list(range(STEPS))
         assert all(epoch == step // BATCHES_PER_EPOCH for step, epoch, _ in trained), trained
+        log = (run / "train.log").read_text()
+        assert log.count(f"training: {STEPS} steps") == 1, log[-2000:]  # rank 0 speaks for the job
         print(f"\nseed {seed}: test PSNR {document['mean']['psnr']:.6f} dB over {names}, tested "
               f"{document['training']['tested']}")
     print("jobs (rank, world) per task start:", {job: _task_starts(job, folder) for job, folder in jobs.items()})

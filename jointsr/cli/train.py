@@ -8,6 +8,7 @@ from pathlib import Path
 
 import hydra
 import lightning as L
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig
 
 from jointsr.cli.command import hydra_command, quiet_console
@@ -67,6 +68,8 @@ def fit_and_test(cfg: DictConfig) -> float | None:
     runs it; rank 0 writes the run's files)."""
     run = RunDir.of(cfg)
     tested = cfg.get("test_checkpoint", "best")
+    if rank_zero_only.rank > 0:  # rank 0 speaks for the job (ranks from SLURM or torchrun included)
+        log.setLevel(logging.WARNING)
     set_threads()
     # every config value is checked as its object is built, before any data is read
     datamodule = hydra.utils.instantiate(cfg.data)  # the seed included (data.seed is ${seed})
