@@ -37,8 +37,8 @@ from jointsr.inference.folders import (
     predict_pairs,
     same_file,
 )
-from jointsr.inference.inputs import check_geometry, select_device, set_threads, simulate_target
-from jointsr.inference.predictor import Predictor, simulation_line, simulation_scores
+from jointsr.inference.inputs import check_geometry, select_device, set_threads
+from jointsr.inference.predictor import Predictor, simulation_line
 from jointsr.inference.tiling import check_tile
 from jointsr.runs.checkpoint import load_checkpoint_network
 
@@ -106,20 +106,13 @@ def predict(cfg: DictConfig) -> Path | None:
     source = read_image(truth_path if truth_path is not None else target_path)
     guide = read_image(guide_path)
     predictor = _predictor(checkpoint, device, tile, cfg.get("max_memory_gb"))
-    truth = None
-    if truth_path is not None:
-        target, truth = simulate_target(source, predictor.scale, str(truth_path))
-        target_name = f"{truth_path} (degraded x{predictor.scale}, MATLAB bicubic)"
-    else:
-        target, target_name = source, str(target_path)
-    prediction = predictor.super_resolve(target, guide, target_name, str(guide_path),
-                                         "crop" if truth is not None else geometry)
-    if truth is not None:
-        scores = simulation_scores(prediction.image, truth, prediction.lr_target)
-        print(simulation_line(str(truth_path), predictor.scale, scores, f"{truth.shape[1]}x{truth.shape[0]}"))
+    result = predictor.run(source, guide, str(truth_path or target_path), str(guide_path), truth_path is not None,
+                           geometry)
+    if result.scores is not None:
+        print(simulation_line(str(truth_path), predictor.scale, result.scores, result.size))
     if out is None:
         return None
-    path = write_image(out, prediction.image, bits=int(cfg.bits))
+    path = write_image(out, result.image, bits=int(cfg.bits))
     log.info("wrote %s", path)
     return path
 

@@ -28,7 +28,7 @@ from jointsr.training.build import (
     instantiate_group,
 )
 from jointsr.training.callbacks import training_minutes
-from jointsr.training.ranks import processes_to_start, start_ranks
+from jointsr.training.ranks import processes_to_start, quiet_unless_rank_zero, start_ranks
 from jointsr.training.tracking import (
     configure_wandb,
     log_checkpoint,
@@ -68,8 +68,7 @@ def fit_and_test(cfg: DictConfig) -> float | None:
     runs it; rank 0 writes the run's files)."""
     run = RunDir.of(cfg)
     tested = cfg.get("test_checkpoint", "best")
-    if rank_zero_only.rank > 0:  # rank 0 speaks for the job (ranks from SLURM or torchrun included)
-        log.setLevel(logging.WARNING)
+    quiet_unless_rank_zero(rank_zero_only.rank)
     set_threads()
     # every config value is checked as its object is built, before any data is read
     datamodule = hydra.utils.instantiate(cfg.data)  # the seed included (data.seed is ${seed})

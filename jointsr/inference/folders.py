@@ -28,8 +28,7 @@ from typing import Iterator
 
 from jointsr.data.io import IMAGE_SUFFIXES, OUTPUT_BITS, read_image, write_image
 from jointsr.errors import InputError, UnwritableError, UserError
-from jointsr.inference.inputs import simulate_target
-from jointsr.inference.predictor import Predictor, simulation_line, simulation_scores
+from jointsr.inference.predictor import Predictor, simulation_line
 
 #: names listed in one line before it says how many more there are
 LISTED = 5
@@ -196,19 +195,12 @@ def predict_pair(predictor: Predictor, pair: FolderPair, job: FolderJob) -> Pair
         out = job.output(pair.name)
         if out is not None:
             _check_output(out, pair, job.overwrite)
-        source, guide = read_image(pair.target), read_image(pair.guide)
-        truth, target, target_name = None, source, str(pair.target)
-        if job.simulate:
-            target, truth = simulate_target(source, predictor.scale, str(pair.target))
-            target_name = f"{pair.target} (degraded x{predictor.scale}, MATLAB bicubic)"
-        prediction = predictor.super_resolve(target, guide, target_name, str(pair.guide),
-                                             "crop" if job.simulate else job.geometry)
-        scores = line = None
-        if truth is not None:
-            scores = simulation_scores(prediction.image, truth, prediction.lr_target)
-            line = simulation_line(pair.name, predictor.scale, scores, f"{truth.shape[1]}x{truth.shape[0]}")
-        written = None if out is None else write_image(out, prediction.image, bits=job.bits)
-        return PairOutcome(pair.name, written, scores, line)
+        result = predictor.run(read_image(pair.target), read_image(pair.guide), str(pair.target), str(pair.guide),
+                               job.simulate, job.geometry)
+        line = None if result.scores is None else simulation_line(pair.name, predictor.scale, result.scores,
+                                                                  result.size)
+        written = None if out is None else write_image(out, result.image, bits=job.bits)
+        return PairOutcome(pair.name, written, result.scores, line)
     except UserError as error:
         return PairOutcome(pair.name, error="; ".join(str(error).splitlines()))
     except MemoryError:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from jointsr.inference.inputs import check_memory, prepare_inputs
+from jointsr.inference.inputs import check_memory, prepare_inputs, simulate_target
 from jointsr.inference.tiling import auto_tile, receptive_radius, tiled_forward
 from jointsr.models.network import SRNetwork
 
@@ -28,6 +28,15 @@ class Prediction:
 
     image: np.ndarray            # (H, W) in [0, 1], on the output's pixels
     lr_target: torch.Tensor      # (1, 1, h, w)
+
+
+@dataclass(frozen=True)
+class Result:
+    """What :meth:`Predictor.run` gives: the image, and with ``simulate`` its scores and the truth's size "WxH"."""
+
+    image: np.ndarray
+    scores: dict | None = None
+    size: str = ""
 
 
 class Predictor:
@@ -71,6 +80,20 @@ class Predictor:
         image = np.clip(pair.output_from_grid(output[0, 0].float().cpu().numpy()), 0.0, 1.0)
         log.log(self.details, "super-resolved in %.1f s", time.perf_counter() - start)
         return Prediction(image, lr_target)
+
+    def run(self, source: np.ndarray, guide: np.ndarray, source_name: str, guide_name: str, simulate: bool,
+            geometry: str = "auto") -> Result:
+        """A pair as read: ``source`` is the LR target, or (``simulate``) the HR truth degraded as the
+        protocol does first, then super-resolved and scored against it beside bicubic."""
+        truth, target, target_name = None, source, source_name
+        if simulate:
+            target, truth = simulate_target(source, self.scale, source_name)
+            target_name = f"{source_name} (degraded x{self.scale}, MATLAB bicubic)"
+        prediction = self.super_resolve(target, guide, target_name, guide_name, "crop" if simulate else geometry)
+        if truth is None:
+            return Result(prediction.image)
+        return Result(prediction.image, simulation_scores(prediction.image, truth, prediction.lr_target),
+                      f"{truth.shape[1]}x{truth.shape[0]}")
 
     def _tile(self, hr_guide: torch.Tensor) -> int:
         """The tile side for this guide: as given, or (None) the whole image when it fits in the

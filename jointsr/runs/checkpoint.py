@@ -161,8 +161,6 @@ def load_checkpoint_network(ckpt_path: str | Path, expected_scale: int | None = 
     safely; ``expected_scale`` (the composed ``scale``) must match the network's."""
     from hydra.utils import instantiate
 
-    from jointsr.errors import ConfigError
-
     checkpoint = load_checkpoint(ckpt_path)
     net_cfg = stored_model_config(checkpoint, ckpt_path, part="net").get("net")
     if not isinstance(net_cfg, dict) or "_target_" not in net_cfg:
@@ -170,13 +168,24 @@ def load_checkpoint_network(ckpt_path: str | Path, expected_scale: int | None = 
     net = instantiate(net_cfg)
     weights = {key.removeprefix("net."): value for key, value in checkpoint["state_dict"].items()
                if key.startswith("net.")}
+    load_weights(net, weights, ckpt_path)
+    check_scale(net.scale, expected_scale, ckpt_path)
+    return net.eval()
+
+
+def load_weights(module: torch.nn.Module, weights: dict, ckpt_path: str | Path) -> None:
+    """``module.load_state_dict(weights)``, a mismatch refused as the checkpoint's fault, in one line."""
     try:
-        net.load_state_dict(weights)
+        module.load_state_dict(weights)
     except RuntimeError as error:  # weights of another shape than the stored config builds
         detail = str(error).splitlines()[1].strip() if len(str(error).splitlines()) > 1 else str(error)
         raise CheckpointError(f"{ckpt_path}: its weights do not fit the network its config describes "
                               f"({detail[:200]}); the file was altered or written by another version") from None
-    if expected_scale is not None and net.scale != int(expected_scale):
-        raise ConfigError(f"{ckpt_path} holds a x{net.scale} model but scale=x{expected_scale}: "
-                          f"pass scale=x{net.scale}")
-    return net.eval()
+
+
+def check_scale(scale: int, expected_scale: int | None, ckpt_path: str | Path) -> None:
+    """Refuse a checkpoint of another scale than the composed ``scale`` (None: any)."""
+    from jointsr.errors import ConfigError
+
+    if expected_scale is not None and scale != int(expected_scale):
+        raise ConfigError(f"{ckpt_path} holds a x{scale} model but scale=x{expected_scale}: pass scale=x{scale}")

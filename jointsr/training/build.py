@@ -11,8 +11,7 @@ import hydra
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
-from jointsr.errors import CheckpointError, ConfigError
-from jointsr.runs.checkpoint import load_checkpoint, stored_model_config
+from jointsr.runs.checkpoint import check_scale, load_checkpoint, load_weights, stored_model_config
 
 log = logging.getLogger("jointsr")
 
@@ -67,16 +66,8 @@ def load_checkpoint_model(ckpt_path: str | Path, expected_scale: int | None = No
     checkpoint = load_checkpoint(ckpt_path)
     model_cfg = stored_model_config(checkpoint, ckpt_path)
     model = build_model(OmegaConf.create(model_cfg))
-    try:
-        model.load_state_dict(checkpoint["state_dict"])
-    except RuntimeError as error:  # weights of another shape than the stored config builds
-        detail = str(error).splitlines()[1].strip() if len(str(error).splitlines()) > 1 else str(error)
-        raise CheckpointError(f"{ckpt_path}: its weights do not fit the network its config describes "
-                              f"({detail[:200]}); the file was altered or written by another version") from None
-    scale = model.net.scale
-    if expected_scale is not None and scale != int(expected_scale):
-        raise ConfigError(f"{ckpt_path} holds a x{scale} model but scale=x{expected_scale}: "
-                          f"pass scale=x{scale}")
+    load_weights(model, checkpoint["state_dict"], ckpt_path)
+    check_scale(model.net.scale, expected_scale, ckpt_path)
     return model
 
 

@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from jointsr.metrics.protocol import psnr
+from jointsr.metrics.protocol import psnr, to_uint8_values
 
 #: the error panel shows ``|prediction - truth|`` times this, clipped to 1: an error of 0.01 is 10% grey
 ERROR_GAIN = 10
@@ -36,8 +36,8 @@ def error_panel(prediction: np.ndarray, truth: np.ndarray) -> np.ndarray:
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
-    """A [0, 1] float image as 8-bit grey levels: ``round(x * 255)``."""
-    return (np.clip(image, 0.0, 1.0) * 255).round().astype(np.uint8)
+    """A [0, 1] float image as 8-bit grey levels, as the protocol's SSIM sees it (``im2uint8``)."""
+    return to_uint8_values(image).astype(np.uint8)
 
 
 def validation_grid(bicubic: np.ndarray, prediction: np.ndarray, truth: np.ndarray) -> np.ndarray:

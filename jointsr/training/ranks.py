@@ -149,7 +149,13 @@ def _configure_logging(local_rank: int) -> None:
         configure_log(hydra_cfg.job_logging, hydra_cfg.verbose)
     else:  # a job composed without a run (tests): the console
         logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
-    if local_rank:
+    quiet_unless_rank_zero(local_rank)
+
+
+def quiet_unless_rank_zero(rank: int) -> None:
+    """Ranks other than 0 say only warnings: rank 0 speaks for the job (whoever started the ranks:
+    this module, torchrun or SLURM)."""
+    if rank:
         for name in ("jointsr", "lightning.pytorch"):
             logging.getLogger(name).setLevel(logging.WARNING)
 
