@@ -25,18 +25,22 @@ from jointsr.training.loggers import RunLogger
 TESTS = Path(__file__).resolve().parent
 MAX_STEPS, VALIDATE_EVERY = 60, 10  # 64 patches / batch 4 = 16 batches an epoch: epochs end mid-interval
 EVERY_N_STEPS = 7  # last.ckpt's step cadence: between validations, off their grid
-COMMAND = ["model.net.k=8", "model.net.K=3", "logger=csv", "debug=fast", f"trainer.max_steps={MAX_STEPS}",
+COMMAND = ["logger=csv", "debug=fast", f"trainer.max_steps={MAX_STEPS}",
            "trainer.max_epochs=100", f"trainer.val_check_interval={VALIDATE_EVERY}", "data.max_train_patches=64",
            "data.batch_size=4", "data.max_test_images=2", "data.test_crop=96", "data.progress=false",
            "callbacks.rich_progress_bar=null", f"callbacks.last_checkpoint.every_n_steps={EVERY_N_STEPS}"]
-PATHS = {"fp32": [], "bf16": ["trainer.precision=bf16-mixed"], "compiled": ["model.compile=true"]}
+SMALL = ["model.net.k=8", "model.net.K=3"]  # JointSR
+# CoISTA draws its grid phase from the global generator at every step: resumed exactly only if
+# the checkpoint carries the generators' state and no data loader draws from them
+PATHS = {"fp32": SMALL, "bf16": [*SMALL, "trainer.precision=bf16-mixed"], "compiled": [*SMALL, "model.compile=true"],
+         "coista": ["model=coista", "model.net.atoms=64"]}
 KILLS = {  # where the process dies: the helper, and the steps it may be told (after the first last.ckpt)
     "step": ("KillAt", range(EVERY_N_STEPS + 1, MAX_STEPS)),
     "validation": ("KillInValidation", range(VALIDATE_EVERY, MAX_STEPS, VALIDATE_EVERY)),
     "checkpoint write": ("KillInCheckpointWrite", range(EVERY_N_STEPS + 1, MAX_STEPS - EVERY_N_STEPS)),
 }
 CASES = [("fp32", "step"), ("fp32", "validation"), ("fp32", "checkpoint write"), ("bf16", "step"),
-         ("compiled", "step")]
+         ("compiled", "step"), ("coista", "step")]
 
 
 def _train(run_dir: Path, cache: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -113,3 +117,21 @@ def test_a_killed_run_resumes_exactly(path, kill, uninterrupted, tmp_path):
     for key in ("train/loss", "val/psnr", "val/ssim"):
         assert _logged(run_dir, key) == _logged(reference, key), f"{where}: {key} differs"
     assert not (RunDir(run_dir).csv / RunLogger.HELD).exists()
+
+
+@pytest.mark.slow
+def test_a_finished_run_carried_further_equals_one_longer_run(tmp_path):
+    """``ckpt_path=<a finished run's last.ckpt> trainer.max_steps=<more>`` in a new folder trains
+    on from where that run ended, as if it had been given the longer budget from the start (a
+    constant rate: a schedule over max_steps would differ); CoISTA, which draws at every step."""
+    require_data("rgbnir")
+    short = 30  # steps of the first run; the longer one runs MAX_STEPS
+    constant = [*PATHS["coista"], "model.scheduler=null", "test_checkpoint=last"]
+    longer, first, carried = tmp_path / "longer", tmp_path / "first", tmp_path / "carried"
+    for run_dir, extra in ((longer, []), (first, [f"trainer.max_steps={short}"]),
+                           (carried, [f"ckpt_path={RunDir(first).last_checkpoint}"])):
+        done = _train(run_dir, tmp_path / "cache", *constant, *extra)
+        assert done.returncode == 0, done.stderr[-3000:]
+    assert load_checkpoint(RunDir(first).last_checkpoint)["global_step"] == short
+    assert _results(carried) == _results(longer)
+    assert _logged(carried, "train/loss") == [row for row in _logged(longer, "train/loss") if row[0] >= short]

@@ -347,8 +347,10 @@ class SRDataModule(L.LightningDataModule):
             self._train_loader.load_state_dict(self._loader_state)
             self._loader_state = None
 
+    # evaluation loaders, like the training one, never draw from the global generator (a
+    # validation between two training steps would move the stream a network draws from)
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.val_set, batch_size=1, num_workers=0)
+        return DataLoader(self.val_set, batch_size=1, num_workers=0, generator=torch.Generator().manual_seed(0))
 
     def test_dataloader(self) -> DataLoader:
-        return DataLoader(self.test_set, batch_size=1, num_workers=0)
+        return DataLoader(self.test_set, batch_size=1, num_workers=0, generator=torch.Generator().manual_seed(0))

@@ -66,8 +66,12 @@ class ResumableLoader(DataLoader):
         replicas, rank = 1, 0
         if torch.distributed.is_available() and torch.distributed.is_initialized():  # one share per rank
             replicas, rank = torch.distributed.get_world_size(), torch.distributed.get_rank()
+        # a generator of its own: starting an iteration draws the workers' base seed from it, not
+        # from the global generator that a network may draw from while it trains (resumed runs
+        # start their iterations at other points of that stream than the uninterrupted run)
         super().__init__(dataset, batch_size=batch_size, sampler=EpochSampler(len(dataset), seed, replicas, rank),
-                         drop_last=True, num_workers=num_workers, persistent_workers=num_workers > 0)
+                         drop_last=True, num_workers=num_workers, persistent_workers=num_workers > 0,
+                         generator=torch.Generator().manual_seed(int(seed)))
         self.seed = int(seed)
         #: batches of the current epoch handed out so far
         self.batches_done = 0

@@ -59,8 +59,11 @@ class _PeakTensorBytes(TorchDispatchMode):
 def forward_peak_bytes(net: torch.nn.Module, lr_side: int, guide_channels: int, scale: int,
                        device: torch.device) -> int:
     """Peak bytes of tensors allocated by one forward pass on a square LR probe (inputs included)."""
-    lr_target = torch.rand(1, 1, lr_side, lr_side, device=device)
-    hr_guide = torch.rand(1, guide_channels, lr_side * scale, lr_side * scale, device=device)
+    # drawn with a generator of its own: a probe during training must not move the global stream
+    # a network draws from (a resumed run probes at its first validation, the uninterrupted at step 0)
+    generator = torch.Generator().manual_seed(0)
+    lr_target = torch.rand(1, 1, lr_side, lr_side, generator=generator).to(device)
+    hr_guide = torch.rand(1, guide_channels, lr_side * scale, lr_side * scale, generator=generator).to(device)
     inputs = lr_target.nbytes + hr_guide.nbytes
     with torch.inference_mode(), _PeakTensorBytes() as probe:
         net(lr_target, hr_guide)

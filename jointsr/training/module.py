@@ -21,6 +21,7 @@ from jointsr.models.network import SRNetwork
 from jointsr.training.callbacks import budget_timer
 from jointsr.training.grids import ERROR_GAIN, validation_grid
 from jointsr.training.loggers import log_grid
+from jointsr.training.rng import random_states, restore_random_states
 
 log = logging.getLogger("jointsr")
 
@@ -105,6 +106,7 @@ class SRModule(L.LightningModule):
         self.channels_last = bool(channels_last)  # train in the NHWC layout (weights and patches)
         self.warmup_steps = check_int("model.warmup_steps", warmup_steps, 0)
         self._compiled = None
+        self._resumed_random_states: dict | None = None  # of the checkpoint a fit resumes from
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
         self.model_cfg: dict | None = None  # set by the entry points; stored in checkpoints
         self.data_record: dict | None = None  # set by jointsr-train; stored in checkpoints
@@ -151,6 +153,9 @@ class SRModule(L.LightningModule):
         its patches), then one validation logged at step 0, so that every curve begins where
         training begins. A resumed fit has both in its log already."""
         if self.trainer.global_step > 0:
+            if self._resumed_random_states is not None:  # the draws continue where the checkpoint left them
+                restore_random_states(self._resumed_random_states)
+                self._resumed_random_states = None
             return
         if self.net.needs_calibration and self._calibration_source() is not None:
             self._calibrate(self._calibration_batch(None))
@@ -322,9 +327,13 @@ class SRModule(L.LightningModule):
 
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["jointsr"] = {"model_cfg": self.model_cfg, "name": self.name}
+        checkpoint["jointsr"] = {"model_cfg": self.model_cfg, "name": self.name, "random_states": random_states()}
         if self.data_record is not None:  # what jointsr-eval tests on by default
             checkpoint["jointsr"]["data"] = self.data_record
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # set when training starts again (on_train_start), after everything that draws before it
+        self._resumed_random_states = checkpoint.get("jointsr", {}).get("random_states")
 
 
 def build_optimizer(factory: Callable[..., torch.optim.Optimizer], net: SRNetwork) -> torch.optim.Optimizer:
