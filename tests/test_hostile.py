@@ -462,6 +462,10 @@ def test_console_script_bad_override_is_one_line(tmp_path):
 @pytest.mark.parametrize("override,fragments", [
     ("model.net.K=abc", ("K='abc'", "an odd integer >= 1")),
     ("trainer.max_time=2min", ("trainer.max_time='2min'", "DD:HH:MM:SS")),
+    ("trainer.max_steps=1.5", ("trainer.max_steps=1.5", "takes an integer")),
+    ("trainer.max_epochs=many", ("trainer.max_epochs='many'", "takes an integer or null")),
+    ("model.optimizer.lr=abc", ("model.optimizer.lr='abc'", "Adam refuses")),
+    ("model.step_weights=[1,2]", ("gives 2 weights but jointsr has 3 steps",)),
 ])
 def test_a_value_of_the_wrong_type_is_one_line_and_leaves_no_run_folder(cli, tmp_path, override, fragments):
     result = cli("train", override, "logger=csv")

@@ -125,9 +125,8 @@ def test_step_weights_weigh_the_loss_of_every_rnn_step_as_written_out(tmp_path):
         steps = module.net.forward_steps(batch["lr"], batch["guide"])
         written_out = sum(w * (step - batch["hr"]).square().mean() for w, step in zip(expected, steps))
         torch.testing.assert_close(module.training_loss(batch), written_out)
-    wrong = _small_jointsr(tmp_path, "model.step_weights=[1.0]")
-    with pytest.raises(ConfigError, match=r"model.step_weights=\[1.0\] gives 1 weights but jointsr has 3 steps"):
-        wrong.training_loss(batch)
+    with refused_at_instantiation(r"model.step_weights=\[1.0\] gives 1 weights but jointsr has 3 steps"):
+        _small_jointsr(tmp_path, "model.step_weights=[1.0]")  # refused when built, before the run starts
     with refused_at_instantiation("model.step_weights='all' must be null"):
         _small_jointsr(tmp_path, "model.step_weights=all")
 

@@ -402,6 +402,20 @@ def test_proposed_is_the_paper_network_and_the_fast_recipe_is_its_own_row_with_i
     assert rows[FAST].endswith("| – | – | – |")  # no paper row to compare with
 
 
+def test_a_row_is_titled_by_the_model_title_its_runs_ran_with():
+    """A model config's ``title:`` (or ``model.title=`` on the command line) names its row;
+    runs without one keep the model config's title."""
+    runs = [_run(0, ["model=jointsr", "seed=1"]), _run(1, ["model=jointsr", "seed=2"]),
+            _run(2, ["model=lmcsc", "seed=1"], model="lmcsc")]
+    for run in runs[:2]:
+        run.config = OmegaConf.create({"model": {"name": "jointsr", "title": "JointSR, k=48 atoms"}})
+    assert [config.label for config in configurations(runs)] == ["JointSR, k=48 atoms", "LMCSC"]
+    assert [config.label for config in configurations([runs[0], _run(2, ["model=lmcsc"], model="lmcsc")])] == [
+        "JointSR, k=48 atoms", "LMCSC"]
+    runs[1].config = OmegaConf.create({"model": {"title": "another"}})  # two titles in one row: the config's
+    assert configurations(runs)[0].label == FAST
+
+
 def test_depth_runs_show_the_rmse_in_their_unit_with_and_without_the_crop():
     runs = []
     for index, (seed, rmse) in enumerate([(1, 2.0), (2, 3.0)]):

@@ -81,12 +81,13 @@ def _class_of_target(target: str) -> type[SRNetwork]:
 
 
 def model_title(name: str) -> str:
-    """How a report titles the model ``name``: its network class's title for that config
-    (:meth:`~jointsr.models.network.SRNetwork.title_of`); a name without a model config (a
-    run of a network since removed) is its own title."""
+    """How a report titles the model ``name``: the ``title:`` of its model config, else its
+    network class's ``title``; a name without a model config (a run of a network since
+    removed) is its own title."""
     if not (MODEL_DIR / f"{name}.yaml").is_file() or name == BASE:
         return name
-    return network_class(name).title_of(name)
+    own = OmegaConf.select(model_config(name), "title", default=None)
+    return own if isinstance(own, str) and own else network_class(name).title
 
 
 def model_titles() -> dict[str, str]:

@@ -114,8 +114,6 @@ class JointSR(SRNetwork):
     """
 
     title = "JointSR"
-    # one class, two rows of a report: the paper's network and our fast CPU recipe
-    config_titles = {"jointsr_paper": "Proposed (jointsr_paper)", "jointsr": "JointSR-fast (ours, CPU recipe)"}
     has_codes = True
 
     def __init__(
@@ -393,6 +391,10 @@ class JointSR(SRNetwork):
     def forward(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> torch.Tensor:
         """``(B,1,h,w), (B,C,sh,sw) -> (B,1,sh,sw)``: the HR target estimate."""
         return self._unroll(lr_target, hr_guide, all_steps=False)[-1]
+
+    def step_count(self) -> int:
+        """One prediction per RNN step (``R``; one with ``R = 0``)."""
+        return max(self.R, 1)
 
     def forward_steps(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> list[torch.Tensor]:
         """The reconstruction ``Dx h_r`` of every RNN step r = 1..R (``Dx u_T`` when R = 0)."""

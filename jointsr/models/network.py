@@ -13,15 +13,16 @@ member                                    meaning
 ========================================  ===================================================
 ``scale: int``                            the upscaling factor ``s``
 ``guide_channels: int``                   1 (luminance guide) or 3 (RGB guide)
-``title: str`` (class)                    the network's row title in reports and tables
-``config_titles: dict`` (class)           titles of particular model configs of the class
-                                          (``{config name: title}``), where one class
-                                          serves several rows; the others are ``title``
+``title: str`` (class)                    the network's row title in reports and tables (a
+                                          model config that is its own row, one class
+                                          serving several, sets ``title:`` in its YAML)
 ``has_codes: bool`` (class)               whether it computes sparse codes that
                                           :meth:`code_trace` returns (``jointsr-inspect``)
 ``forward(lr, guide) -> hr``              ``(B,1,h,w), (B,C,sh,sw) -> (B,1,sh,sw)``
 ``forward_steps(lr, guide) -> list``      the HR prediction of every unrolled step, the
                                           output last (one element for a one-step network)
+``step_count() -> int``                   how many predictions :meth:`forward_steps` returns,
+                                          from the hyper-parameters (``model.step_weights``)
 ``diagnostics(lr, guide) -> dict``        what the network can report about itself on an
                                           input, ``{name: float}``: code densities
                                           (``density/<state><step>``), thresholds
@@ -62,18 +63,10 @@ class SRNetwork(nn.Module):
 
     scale: int
     guide_channels: int
-    #: the network's row title in reports and tables
+    #: the network's row title in reports and tables, unless the model config sets ``title:``
     title: ClassVar[str]
-    #: titles of particular model configs (``conf/model/<name>.yaml``) of this class, where one
-    #: class serves several rows of a report; the other configs are titled ``title``
-    config_titles: ClassVar[dict[str, str]] = {}
     #: whether the network computes sparse codes that :meth:`code_trace` returns
     has_codes: ClassVar[bool] = False
-
-    @classmethod
-    def title_of(cls, config_name: str) -> str:
-        """The report title of the model config ``config_name`` built on this class."""
-        return cls.config_titles.get(config_name, cls.title)
 
     def forward(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} must define forward(lr_target, hr_guide)")
@@ -81,6 +74,10 @@ class SRNetwork(nn.Module):
     def forward_steps(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> list[torch.Tensor]:
         """The HR prediction of every step, the output last; one step by default."""
         return [self(lr_target, hr_guide)]
+
+    def step_count(self) -> int:
+        """How many predictions :meth:`forward_steps` returns (one by default)."""
+        return 1
 
     @torch.no_grad()
     def diagnostics(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> dict[str, float]:

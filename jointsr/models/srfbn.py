@@ -96,7 +96,6 @@ class SRFBN(SRNetwork):
     """
 
     title = "SRFBN"
-    config_titles = {"srfbn_s": "SRFBN-S"}  # the paper's small network (F=32, G=3)
 
     def __init__(self, scale: int, guide_channels: int = 1, num_features: int = 64,
                  num_groups: int = 6, num_steps: int = 4) -> None:
@@ -118,6 +117,10 @@ class SRFBN(SRNetwork):
     def forward(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> torch.Tensor:
         """``(B,1,h,w), (B,C,sh,sw) -> (B,1,sh,sw)``: the last step's prediction."""
         return self.forward_steps(lr_target, hr_guide)[-1]
+
+    def step_count(self) -> int:
+        """One prediction per feedback step (``T``)."""
+        return self.num_steps
 
     def forward_steps(self, lr_target: torch.Tensor, hr_guide: torch.Tensor) -> list[torch.Tensor]:
         """The HR predictions of all ``T`` steps; the guide is not used."""

@@ -53,6 +53,13 @@ class Configuration:
     params: int | None = None
 
     @property
+    def title(self) -> str:
+        """The model's row title: the ``model.title`` its runs ran with (the model config's
+        ``title:``), else :func:`~jointsr.models.catalog.model_title` of the model's name."""
+        titles = {run.select("model.title") for run in self.runs} - {None, ""}
+        return titles.pop() if len(titles) == 1 else model_title(self.model)
+
+    @property
     def seeds(self) -> list[str]:
         """Distinct seeds in the order of the runs (a run without a known seed: its folder)."""
         return list(dict.fromkeys(_seed_of(run) for run in self.runs))
@@ -180,8 +187,8 @@ def _configured_value(run: Run, key: str) -> str | None:
 
 
 def label_configurations(configs: list[Configuration]) -> None:
-    """Each configuration's label: its model's title, as its network class gives it
-    (:func:`~jointsr.models.catalog.model_title`: "Proposed (jointsr_paper)", "JointSR-fast
+    """Each configuration's label: its model's title (:attr:`Configuration.title`, the model
+    config's ``title:`` or its network class's: "Proposed (jointsr_paper)", "JointSR-fast
     (ours, CPU recipe)", the paper's names of the baselines) when the task holds several
     models, then the ``key=value`` overrides that differ between the configurations of that
     model (keys in the order the runs gave them); a model's only configuration is its title."""
@@ -190,7 +197,7 @@ def label_configurations(configs: list[Configuration]) -> None:
         siblings = [other for other in configs if other.model == config.model]
         parts = [f"{key}={config.values[key]}" for key in varying_keys(siblings)
                  if key in config.values and not (models_differ and key == "model")]
-        title = [model_title(config.model)] if models_differ or not parts else []
+        title = [config.title] if models_differ or not parts else []
         config.label = " ".join(title + [",".join(parts)]).strip()
 
 

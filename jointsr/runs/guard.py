@@ -33,7 +33,7 @@ FINGERPRINT_FILE = RunDir(".").fingerprint.name
 #: (``callbacks``: checkpoint files, progress bars, timers; what the best checkpoint is chosen by
 #: is ``monitor``, which counts), and ``test``: a fit-only run may be tested later in its folder
 NOT_THE_RESULT = ("paths", "hydra", "skip_done", "test", "logger", "callbacks", "tags", "experiment_name", "verbose",
-                  "data.progress")
+                  "data.progress", "model.title")
 
 
 def check_same_config(output_dir: str | os.PathLike, cfg: DictConfig, record: bool = True) -> None:

@@ -36,8 +36,10 @@ def build_trainer(trainer_cfg: DictConfig, **kwargs) -> L.Trainer:
     differs from the configured one); ``kwargs`` override the config (loggers, callbacks). A
     logger that is also a callback (:class:`~jointsr.training.loggers.RunLogger`) is added to the
     callbacks."""
+    from jointsr.configs import TrainerTypes, check_types
     from jointsr.training.callbacks import validation_interval
 
+    check_types(trainer_cfg, TrainerTypes, "trainer")
     interval, note = validation_interval(trainer_cfg.get("val_check_interval", "auto"), trainer_cfg.get("max_steps"),
                                          trainer_cfg.get("max_time"))
     if note and "val_check_interval" not in kwargs:
@@ -51,7 +53,9 @@ def build_trainer(trainer_cfg: DictConfig, **kwargs) -> L.Trainer:
 
 def build_model(model_cfg: DictConfig) -> L.LightningModule:
     """The LightningModule, remembering its resolved config so checkpoints can rebuild it."""
-    model = hydra.utils.instantiate(model_cfg)
+    # plain lists and dicts, never OmegaConf containers: the hyper-parameters Lightning stores in
+    # every checkpoint must load with weights_only=True (model.step_weights=[1,2,3])
+    model = hydra.utils.instantiate(model_cfg, _convert_="all")
     model.model_cfg = OmegaConf.to_container(model_cfg, resolve=True)
     return model
 

@@ -80,6 +80,7 @@ class SRModule(L.LightningModule):
         self,
         net: SRNetwork,
         name: str,
+        title: str | None = None,
         loss: str = "mse",
         step_weights: str | Sequence[float] | None = None,
         optimizer: Callable[..., torch.optim.Optimizer] | None = None,
@@ -96,8 +97,11 @@ class SRModule(L.LightningModule):
         check_choice("model.loss", loss, sorted(LOSSES))
         check_choice("model.scheduler_interval", scheduler_interval, ("step", "epoch"))
         self.net, self.name, self.loss_name = net, name, loss
+        self.title = title or net.title  # the row title in reports (conf/model/<name>.yaml title:)
         self.loss_fn = LOSSES[loss]
         self.step_weights = _check_step_weights(step_weights)
+        if isinstance(self.step_weights, list) and len(self.step_weights) != net.step_count():
+            raise ConfigError(step_count_error(self.step_weights, net.step_count(), name))
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.scheduler_interval, self.grid_index = scheduler_interval, grid_index
         self.calibration_patches = calibration_patches
@@ -105,6 +109,8 @@ class SRModule(L.LightningModule):
         self.compile_network, self.tile = bool(compile), check_tile(tile)
         self.channels_last = bool(channels_last)  # train in the NHWC layout (weights and patches)
         self.warmup_steps = check_int("model.warmup_steps", warmup_steps, 0)
+        if optimizer is not None and self.has_parameters:
+            _check_optimizer(optimizer, net)
         self._compiled = None
         self._resumed_random_states: dict | None = None  # of the checkpoint a fit resumes from
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
@@ -370,10 +376,25 @@ def network_loss(net, batch: dict, loss_fn: Callable, step_weights: str | Sequen
     if weights == "uniform":
         weights = [1.0 / len(predictions)] * len(predictions)
     elif len(weights) != len(predictions):
-        raise ConfigError(f"model.step_weights={list(weights)} gives {len(weights)} weights but "
-                          f"{name} has {len(predictions)} steps; give one weight per step or "
-                          f"model.step_weights=uniform")
+        raise ConfigError(step_count_error(weights, len(predictions), name))
     return sum(w * loss_fn(p, batch["hr"]) for w, p in zip(weights, predictions))
+
+
+def step_count_error(weights: Sequence[float], steps: int, name: str) -> str:
+    return (f"model.step_weights={list(weights)} gives {len(weights)} weights but {name} has {steps} steps; "
+            f"give one weight per step or model.step_weights=uniform")
+
+
+def _check_optimizer(factory: Callable[..., torch.optim.Optimizer], net: SRNetwork) -> None:
+    """Build the optimiser once and discard it, so that a value it refuses
+    (``model.optimizer.lr=abc``) is one line before the run starts, not a traceback at the fit."""
+    try:
+        build_optimizer(factory, net)
+    except (TypeError, ValueError) as error:
+        settings = getattr(factory, "keywords", {})
+        given = " ".join(f"model.optimizer.{key}={value!r}" for key, value in settings.items()) or "model.optimizer"
+        name = getattr(getattr(factory, "func", factory), "__name__", "the optimiser")
+        raise ConfigError(f"{given}: {name} refuses these settings ({error})") from None
 
 
 def _check_step_weights(weights: str | Sequence[float] | None) -> str | list[float] | None:
