@@ -66,6 +66,76 @@ class TrainerTypes:
     use_distributed_sampler: bool = True
 
 
+@dataclass
+class RunTypes:
+    """The types of the top-level keys of ``conf/train.yaml`` and ``conf/eval.yaml``."""
+
+    seed: int = 12345
+    verbose: bool = False
+    ckpt_path: Optional[str] = None
+    pretrained: Optional[str] = None
+    curve_dir: Optional[str] = None
+    test: bool = True
+    test_checkpoint: str = "best"
+    skip_done: bool = True
+    monitor: str = "val/psnr"
+    scale: int = 4
+    tile: Optional[int] = None
+
+
+@dataclass
+class ModelTypes:
+    """The types of the keys every model config shares (``conf/model/base.yaml``); the network's
+    own (``model.net.*``) are checked by its constructor."""
+
+    name: str = MISSING
+    title: Optional[str] = None
+    loss: str = "mse"
+    step_weights: Any = None
+    scheduler_interval: str = "step"
+    warmup_steps: int = 0
+    compile: bool = False
+    channels_last: bool = False
+    tile: Optional[int] = None
+    grid_index: int = 0
+    calibration_patches: int = 128
+
+
+@dataclass
+class DataTypes:
+    """The types of the keys every data config shares (``conf/data/base.yaml``)."""
+
+    batch_size: int = 16
+    patch_size: int = 44
+    patch_stride: Optional[int] = None
+    rotations: Any = None
+    val_names: Any = None
+    val_holdout: bool = True
+    val_crop: Optional[int] = None
+    guide_channels: int = 1
+    num_workers: int = 0
+    max_train_patches: Optional[int] = None
+    max_test_images: Optional[int] = None
+    test_crop: Optional[int] = None
+    seed: int = 0
+    store: bool = True
+    cache_dir: Optional[str] = None
+    in_memory: bool = True
+    verify_store: bool = True
+    progress: bool = True
+    rmse_unit: Optional[str] = None
+    rmse_border: int = 6
+
+
+def check_run_types(cfg: Any) -> None:
+    """Every typed section of a train or eval config (:func:`check_types`): the top-level keys, the
+    shared model and data keys and the trainer's, before anything is built or written."""
+    check_types(cfg, RunTypes, "")
+    for key, schema in (("model", ModelTypes), ("data", DataTypes), ("trainer", TrainerTypes)):
+        if cfg.get(key) is not None:
+            check_types(cfg[key], schema, key)
+
+
 #: how a one-line error names a schema's type
 TYPE_WORDS = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string"}
 
@@ -79,15 +149,19 @@ def check_types(node: Any, schema: type, prefix: str) -> None:
 
     typed = OmegaConf.structured(schema)
     OmegaConf.set_struct(typed, False)  # keys the schema does not type pass through
-    for key, value in OmegaConf.to_container(node, resolve=True).items():
-        if key in typed:
-            try:
-                typed[key] = value
-            except ValidationError:
-                kind = str(schema.__dataclass_fields__[key].type)
-                wanted = TYPE_WORDS.get(kind.removeprefix("Optional[").removesuffix("]"), kind)
-                wanted += " or null" if kind.startswith("Optional[") else ""
-                raise ConfigError(f"{prefix}.{key}={value!r}: this setting takes {wanted}") from None
+    for key in schema.__dataclass_fields__:
+        if key not in node:
+            continue
+        value = OmegaConf.select(node, key, throw_on_resolution_failure=False)  # one key resolved at a time
+        value = OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+        try:
+            typed[key] = value
+        except ValidationError:
+            kind = str(schema.__dataclass_fields__[key].type)
+            wanted = TYPE_WORDS.get(kind.removeprefix("Optional[").removesuffix("]"), kind)
+            wanted += " or null" if kind.startswith("Optional[") else ""
+            name = f"{prefix}.{key}" if prefix else key
+            raise ConfigError(f"{name}={value!r}: this setting takes {wanted}") from None
 
 
 def register() -> None:

@@ -466,6 +466,10 @@ def test_console_script_bad_override_is_one_line(tmp_path):
     ("trainer.max_epochs=many", ("trainer.max_epochs='many'", "takes an integer or null")),
     ("model.optimizer.lr=abc", ("model.optimizer.lr='abc'", "Adam refuses")),
     ("model.step_weights=[1,2]", ("gives 2 weights but jointsr has 3 steps",)),
+    ("model.compile=abc", ("model.compile='abc'", "takes true or false")),
+    ("test=maybe", ("test='maybe'", "takes true or false")),
+    ("data.in_memory=abc", ("data.in_memory='abc'", "takes true or false")),
+    ("model.calibration_patches=0", ("model.calibration_patches=0", ">= 1")),
 ])
 def test_a_value_of_the_wrong_type_is_one_line_and_leaves_no_run_folder(cli, tmp_path, override, fragments):
     result = cli("train", override, "logger=csv")

@@ -11,6 +11,7 @@ from omegaconf import DictConfig, open_dict
 
 from jointsr import CONFIG_DIR
 from jointsr.cli.command import hydra_command
+from jointsr.configs import check_run_types
 from jointsr.errors import ConfigError, MissingFileError, check_writable_folder
 from jointsr.evaluation.results import format_table, tested_document
 from jointsr.files import write_csv_atomic, write_json_atomic
@@ -32,6 +33,7 @@ log = logging.getLogger("jointsr")
 
 def evaluate(cfg: DictConfig) -> dict:
     """Run the test split and write ``test_metrics.json`` into this run's folder."""
+    check_run_types(cfg)  # every typed value, before anything is built or written
     if cfg.get("curve_dir"):
         return evaluate_curve(cfg)
     if cfg.get("pretrained") not in (None, ""):  # a shipped checkpoint (jointsr/pretrained)

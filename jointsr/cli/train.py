@@ -12,6 +12,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig
 
 from jointsr.cli.command import hydra_command, quiet_console
+from jointsr.configs import check_run_types
 from jointsr.errors import ConfigError, check_writable_folder
 from jointsr.evaluation.results import format_table, tested_document
 from jointsr.files import write_json_atomic
@@ -41,6 +42,7 @@ log = logging.getLogger("jointsr")
 
 def train(cfg: DictConfig) -> float | None:
     """Fit and test as ``cfg`` says; returns the best ``cfg.monitor`` (for sweepers)."""
+    check_run_types(cfg)  # every typed value, before anything is built or written
     run = RunDir.of(cfg)
     tested = cfg.get("test_checkpoint", "best")
     if tested not in ("best", "last"):

@@ -104,7 +104,7 @@ class SRModule(L.LightningModule):
             raise ConfigError(step_count_error(self.step_weights, net.step_count(), name))
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.scheduler_interval, self.grid_index = scheduler_interval, grid_index
-        self.calibration_patches = calibration_patches
+        self.calibration_patches = check_int("model.calibration_patches", calibration_patches, 1)
         # the fused training step (jointsr/training/fast.py) and the inference tile (jointsr/inference/tiling.py)
         self.compile_network, self.tile = bool(compile), check_tile(tile)
         self.channels_last = bool(channels_last)  # train in the NHWC layout (weights and patches)
