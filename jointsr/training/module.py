@@ -97,7 +97,7 @@ class SRModule(L.LightningModule):
         check_choice("model.loss", loss, sorted(LOSSES))
         check_choice("model.scheduler_interval", scheduler_interval, ("step", "epoch"))
         self.net, self.name, self.loss_name = net, name, loss
-        self.title = title or net.title  # the row title in reports (conf/model/<name>.yaml title:)
+        self.title = title or getattr(net, "title", name)  # the row title in reports (conf/model/<name>.yaml title:)
         self.loss_fn = LOSSES[loss]
         self.step_weights = _check_step_weights(step_weights)
         if isinstance(self.step_weights, list) and len(self.step_weights) != net.step_count():

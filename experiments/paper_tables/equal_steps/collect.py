@@ -1,6 +1,9 @@
 """The equal-step study's raw tables and plot, from the runs of equal_steps/run.sh.
 
-    python experiments/paper_tables/equal_steps/collect.py LOGS/cave_x4
+    python experiments/paper_tables/equal_steps/collect.py LOGS/cave_x4 [LOGS_2000/cave_x4 LOGS_3000/cave_x4]
+
+(several task folders: the runs carried further by run.sh START_FROM=... add their horizons to
+the same table; one (model, seed, step) in two folders is an error)
 
 writes into this folder:
 - ``runs.csv``: ``model,seed,step,psnr,ssim``, one row per model, seed and horizon (test means
@@ -20,6 +23,19 @@ from tables import MODELS, TITLES  # this folder's tables.py: the rows and their
 
 HERE = Path(__file__).resolve().parent
 COLUMNS = ["model", "seed", "step", "psnr", "ssim"]
+
+
+def read_all(folders: list[Path]) -> list[dict]:
+    """The rows of every folder; a horizon tested in two folders stops it (which one counts?)."""
+    rows, seen = [], {}
+    for folder in folders:
+        for row in read_curves(folder):
+            key = (row["model"], row["seed"], row["step"])
+            if key in seen:
+                raise SystemExit(f"collect.py: {key} is in both {seen[key]} and {folder}: keep one")
+            seen[key] = folder
+            rows.append(row)
+    return sorted(rows, key=lambda r: (r["model"], r["seed"], r["step"]))
 
 
 def read_curves(logs: Path) -> list[dict]:
@@ -69,10 +85,11 @@ def plot(rows: list[dict], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("logs", type=Path, help="the task folder equal_steps/run.sh wrote (logs/.../cave_x4)")
+    parser.add_argument("logs", type=Path, nargs="+",
+                        help="the task folders equal_steps/run.sh wrote (logs/.../cave_x4)")
     parser.add_argument("--out", type=Path, default=HERE)
     args = parser.parse_args()
-    rows = read_curves(args.logs)
+    rows = read_all(args.logs)
     main_rows = [r for r in rows if r["model"] in MODELS]
     write(args.out / "runs.csv", main_rows)
     fp32 = [r for r in rows if r["model"] == "jointsr_paper_fp32"]

@@ -17,6 +17,13 @@
 #
 # Resumable: a finished job (test_metrics.json) is skipped, an unfinished one continues from its
 # last.ckpt, a curve already tested is not tested again. SEEDS="1", MODELS="djf coista" pick.
+#
+# Carrying finished runs further: START_FROM=<LOGS of shorter runs> starts each job that has not
+# begun from that run's final last.ckpt (its weights, Adam state, step, epoch position and random
+# state), so STEPS=3000 HORIZONS="[2000,3000]" START_FROM=logs/issue25/equal_steps adds the
+# horizons past 1,000 steps without training the first 1,000 again. Exact only for a rate that
+# does not depend on STEPS (the paper's constant rate; not JointSR-fast's cosine, which is run
+# from step 0 instead); extend_check.sh shows it equals one uninterrupted run.
 # Usage: bash experiments/paper_tables/equal_steps/run.sh [LOGS]
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -40,6 +47,11 @@ for seed in ${SEEDS:-1 2 3}; do
   for model in ${MODELS:-jointsr_paper jointsr_paper_raw lmcsc djf coista jointsr}; do
     run=$logs/$model/seed_$seed
     args=$(model_args "$model")
+    if [ -n "${START_FROM:-}" ] && [ ! -e "$run/checkpoints/last.ckpt" ] && [ ! -f "$run/test_metrics.json" ]; then
+      mkdir -p "$run/checkpoints"
+      cp "$START_FROM/cave_x4/$model/seed_$seed/checkpoints/last.ckpt" "$run/checkpoints/last.ckpt.part"
+      mv "$run/checkpoints/last.ckpt.part" "$run/checkpoints/last.ckpt"
+    fi
     # shellcheck disable=SC2086  # model_args is a list of overrides
     "$BIN/jointsr-train" "${common[@]}" $args seed="$seed" hydra.run.dir="$run"
     if [ ! -f "$run.curve/test_curve.csv" ]; then
