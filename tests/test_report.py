@@ -240,6 +240,18 @@ def written_report(written, tmp_path_factory) -> Path:
     return out
 
 
+def test_the_command_a_run_prints_writes_the_report_beside_the_runs(written, tmp_path, capsys):
+    """The end of a run prints ``jointsr-report <run folder>``: without --out the report goes to
+    <folder>/report; two folders need --out (one line, exit 2)."""
+    folder = tmp_path / "runs"
+    shutil.copytree(written, folder)
+    assert main([str(folder), "--no-params"]) == 0
+    assert (folder / "report" / "report.md").is_file()
+    with pytest.raises(SystemExit) as refused:
+        main([str(folder), str(written), "--no-params"])
+    assert refused.value.code == 2 and "name the report's folder with --out" in capsys.readouterr().err
+
+
 def test_mean_std_and_range_of_hand_written_runs(written_report):
     rows = {(row["configuration"], row["image"]): row for row in _csv_rows(written_report / "configurations.csv")}
     assert set(label for label, _ in rows) == {"Bicubic"} | {f"{FAST} model.net.T={t}" for t in (1, 2, 3, 4)}

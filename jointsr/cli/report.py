@@ -163,7 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "that differ only in seed are one configuration (mean ± std over seeds). Writes "
                     "OUT/report.md, report.csv, configurations.csv, comparisons.csv, runs.csv and PNG plots.")
     parser.add_argument("dirs", nargs="+", help="run or sweep directories (searched recursively)")
-    parser.add_argument("--out", required=True, help="folder for the report (created)")
+    parser.add_argument("--out", default=None,
+                        help="folder for the report (created; default: DIR/report when one directory is given)")
     parser.add_argument("--reference", default=None,
                         help="the configuration the others are compared with, as its label or overrides "
                              "'model.net.T=2,model.net.R=3' (default: the first configuration with parameters)")
@@ -172,6 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"resolution of the PNG plots (default {DEFAULT_DPI})")
     parser.add_argument("--max-grids", type=int, default=8, help="validation grids shown per task (default 8)")
     args = parser.parse_args(argv)
+    if args.out is None:
+        if len(args.dirs) > 1:
+            parser.error(f"{len(args.dirs)} directories: name the report's folder with --out")
+        args.out = str(Path(args.dirs[0]) / "report")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         summary = make_report(args.dirs, args.out, params=not args.no_params, dpi=args.dpi,
