@@ -428,6 +428,14 @@ def test_a_row_is_titled_by_the_model_title_its_runs_ran_with():
     assert configurations(runs)[0].label == FAST
 
 
+def test_an_eval_run_is_labelled_by_the_model_it_tested_not_evals_default_model():
+    trained = _run(0, ["model=djf", "seed=1", "data.progress=false"], model="djf")
+    tested = _run(1, ["ckpt_path=/runs/0/checkpoints/last.ckpt"], model="djf")
+    tested.choices = {"model": "bicubic"}  # jointsr-eval's model= default, unused with a checkpoint
+    labels = [config.label for config in configurations([trained, tested])]
+    assert labels == ["DJF", "ckpt_path=/runs/0/checkpoints/last.ckpt"]  # no model=bicubic, no display keys
+
+
 def test_depth_runs_show_the_rmse_in_their_unit_with_and_without_the_crop():
     runs = []
     for index, (seed, rmse) in enumerate([(1, 2.0), (2, 3.0)]):

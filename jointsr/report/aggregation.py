@@ -29,7 +29,7 @@ from jointsr.report.runs import Run, format_value, parse_overrides
 
 #: override keys that never make a configuration (exact keys, and prefixes ending in ".")
 NOT_A_CONFIGURATION = ("seed", "data", "scale", "logger", "skip_done", "launcher", "experiment_name", "tags",
-                       "hydra.", "paths.")
+                       "hydra.", "paths.", "verbose", "data.progress", "callbacks.rich_progress_bar", "model.title")
 #: the confidence level of every interval in the report
 LEVEL = 0.95
 #: bootstrap replicates and the RNG seed that makes the report reproducible
@@ -153,6 +153,8 @@ def configurations(runs: list[Run]) -> list[Configuration]:
         complete = {}
         for key in keys:
             value = values.get(key)
+            if key == "model" and run.model:  # what was tested (jointsr-eval's model= gives way to the checkpoint's)
+                value = run.model
             if value is None:
                 value = _configured_value(run, key)
             if value is not None:
