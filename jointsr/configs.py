@@ -54,7 +54,7 @@ class TrainerTypes:
     precision: str = "32-true"
     max_epochs: Optional[int] = None
     max_steps: int = -1
-    max_time: Optional[str] = None
+    max_time: Any = None  # DD:HH:MM:SS or {minutes: 20}: the budget parser checks it (training/callbacks.py)
     val_check_interval: Any = None
     check_val_every_n_epoch: Optional[int] = None
     num_sanity_val_steps: int = 0
