@@ -70,8 +70,13 @@ def plot(rows: list[dict], path: Path) -> None:
             continue
         values = [[r["psnr"] for r in rows if r["model"] == model and r["step"] == s] for s in steps]
         means = [sum(v) / len(v) for v in values]
-        line, = axis.plot(steps, means, marker="o", label=f"{TITLES[model]} (n={max(len(v) for v in values)})")
+        most = max(len(v) for v in values)
+        line, = axis.plot(steps, means, marker="o", label=f"{TITLES[model]} (n={most})")
         axis.fill_between(steps, [min(v) for v in values], [max(v) for v in values], color=line.get_color(), alpha=0.2)
+        for step, mean, v in zip(steps, means, values):  # a horizon fewer seeds reached: hollow, its n written
+            if len(v) < most:
+                axis.plot([step], [mean], marker="o", markerfacecolor="white", color=line.get_color())
+                axis.annotate(f"n={len(v)}", (step, mean), textcoords="offset points", xytext=(4, -12), fontsize=7)
     axis.set_xscale("log", base=2)
     axis.set_xlabel("optimiser steps (batch 16)")
     axis.set_ylabel("test PSNR, CAVE x4 (dB)")
