@@ -6,9 +6,12 @@ defaults list (``- predict_schema``) is merged onto it, so every key keeps its Y
 comment, and the dataclass only says what type each key has. Range and choice checks that a
 type cannot express (``bits`` is 8 or 16) stay where the value is used.
 
-The trainer's schema (:class:`TrainerTypes`) is checked at the start of a run instead
-(:func:`check_types`, before any folder or file is written): composed in, it would add every
-Trainer argument to every run's config and refuse ``+trainer.<argument>=`` for the others.
+The schemas of ``jointsr-train`` and ``jointsr-eval`` (:class:`RunTypes`, :class:`ModelTypes`,
+:class:`DataTypes`, :class:`TrainerTypes`) are checked against the composed config at the start
+of a run instead (:func:`check_run_types`, before anything is built or written): composed in,
+they would add every key to every run's config (changing its fingerprint) and refuse
+``+trainer.<argument>=`` for the Lightning arguments they do not list. Only their types count;
+their defaults are never used (the YAML files hold those).
 """
 
 from __future__ import annotations
@@ -147,8 +150,7 @@ def check_types(node: Any, schema: type, prefix: str) -> None:
 
     from jointsr.errors import ConfigError
 
-    typed = OmegaConf.structured(schema)
-    OmegaConf.set_struct(typed, False)  # keys the schema does not type pass through
+    typed = OmegaConf.structured(schema)  # each value is assigned to it: OmegaConf converts or refuses
     for key in schema.__dataclass_fields__:
         if key not in node:
             continue
