@@ -82,16 +82,20 @@ def paired(folder: Path = HERE) -> str:
 def trend(folder: Path = HERE) -> str:
     """Where each model's mean gap to Proposed changes sign between horizons, and the gap's
     least-squares slope against log2(steps) (dB per doubling of the steps; > 0: the model
-    gains on Proposed, < 0: Proposed closes the gap)."""
+    gains on Proposed, < 0: Proposed closes the gap), both over the horizons every seed reached."""
     table = _read("runs.csv", folder)
     steps = _steps(table)
     lines = ["| model − Proposed | mean gap per horizon | sign changes | slope (dB per doubling) |",
              "|---|---|---|---:|"]
     for model in MODELS[1:]:
-        points = [(s, statistics.mean(d)) for s in steps if (d := _differences(table, model, s))]
-        if not points:
+        found = [(s, statistics.mean(d), len(d)) for s in steps if (d := _differences(table, model, s))]
+        if not found:
             continue
-        gaps = ", ".join(f"{g:+.2f}" for _, g in points)
+        most = max(n for _, _, n in found)
+        # a horizon fewer seeds reached is shown with its n but left out of the sign changes and
+        # the slope: one seed's gap would bend a fit of the others' means
+        gaps = ", ".join(f"{g:+.2f}" + (f" (n={n})" if n < most else "") for _, g, n in found)
+        points = [(s, g) for s, g, n in found if n == most]
         changes = [f"{a:,}→{b:,}" for (a, ga), (b, gb) in zip(points, points[1:]) if (ga > 0) != (gb > 0)]
         slope = "–"
         if len(points) >= 2:
