@@ -80,7 +80,7 @@ class SRModule(L.LightningModule):
         self,
         net: SRNetwork,
         name: str,
-        title: str | None = None,
+        title: str | None = None,  # the report's row title (conf/model/<name>.yaml); read from the run's config
         loss: str = "mse",
         step_weights: str | Sequence[float] | None = None,
         optimizer: Callable[..., torch.optim.Optimizer] | None = None,
@@ -97,7 +97,6 @@ class SRModule(L.LightningModule):
         check_choice("model.loss", loss, sorted(LOSSES))
         check_choice("model.scheduler_interval", scheduler_interval, ("step", "epoch"))
         self.net, self.name, self.loss_name = net, name, loss
-        self.title = title or getattr(net, "title", name)  # the row title in reports (conf/model/<name>.yaml title:)
         self.loss_fn = LOSSES[loss]
         self.step_weights = _check_step_weights(step_weights)
         if isinstance(self.step_weights, list) and len(self.step_weights) != net.step_count():
