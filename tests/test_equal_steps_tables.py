@@ -60,3 +60,15 @@ def test_a_horizon_fewer_seeds_reached_is_shown_but_not_fitted(tmp_path):
     _write(tmp_path, rows)
     cells = _row(_load().trend(tmp_path), "DJF")
     assert cells[1:5] == ["+1.00, +1.00, -9.00 (n=1)", "none", "+0.00", "+1.00"]
+
+
+def test_a_row_whose_horizons_are_one_schedule_gets_no_trend_line(tmp_path):
+    """JointSR-fast's horizons are points of one cosine over the budget: its gaps and sign changes
+    are listed, but neither a slope nor a value at 30,000 steps is read from them."""
+    rows = []
+    for seed in (1, 2, 3):
+        for step in (250, 1000, 3000):
+            rows += [("jointsr_paper", seed, step, 30.0), ("jointsr", seed, step, 30.0 + step / 1000)]
+    _write(tmp_path, rows)
+    cells = _row(_load().trend(tmp_path), "JointSR-fast")
+    assert cells[1:] == ["+0.25, +1.00, +3.00", "none", "– (one schedule)", "– (one schedule)"]
