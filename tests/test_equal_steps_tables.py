@@ -72,3 +72,20 @@ def test_a_row_whose_horizons_are_one_schedule_gets_no_trend_line(tmp_path):
     _write(tmp_path, rows)
     cells = _row(_load().trend(tmp_path), "JointSR-fast")
     assert cells[1:] == ["+0.25, +1.00, +3.00", "none", "– (one schedule)", "– (one schedule)"]
+
+
+def test_the_second_paired_table_takes_the_raw_adam_row_as_its_reference(tmp_path):
+    """Seeds 1-3: raw Adam 31, 32, 33; Proposed 30, 30, 30; LMCSC 32, 33, 35. LMCSC - raw = 1, 1, 2:
+    mean 1.33, sd sqrt(1/3), 95 % t-interval 1.33 +- 4.303 * sqrt(1/3) / sqrt(3) = [-0.10, +2.77]."""
+    rows = []
+    for seed, raw, lmcsc in ((1, 31.0, 32.0), (2, 32.0, 33.0), (3, 33.0, 35.0)):
+        rows += [("jointsr_paper", seed, 1000, 30.0), ("jointsr_paper_raw", seed, 1000, raw),
+                 ("lmcsc", seed, 1000, lmcsc)]
+    _write(tmp_path, rows)
+    module = _load()
+    table = module.TABLES["paired_raw"](folder=tmp_path)
+    assert table.splitlines()[0] == "| model − Proposed, raw Adam (control) | 1,000 |"
+    half = 4.303 * math.sqrt(1 / 3) / math.sqrt(3)
+    assert _row(table, "LMCSC")[1] == f"+1.33 [{4 / 3 - half:+.2f}, {4 / 3 + half:+.2f}] (3)" == "+1.33 [-0.10, +2.77] (3)"
+    assert _row(table, "Proposed")[1] == "-2.00 [-4.48, +0.48] (3)"
+    assert "Proposed, raw Adam" not in "".join(table.splitlines()[2:])

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import math
 import statistics
 import sys
@@ -19,6 +20,7 @@ TITLES = {"jointsr_paper": "Proposed", "jointsr_paper_fp32": "Proposed, fp32",
           "jointsr_paper_raw": "Proposed, raw Adam (control)", "lmcsc": "LMCSC", "djf": "DJF",
           "coista": "CoISTA", "jointsr": "JointSR-fast"}
 REFERENCE = "jointsr_paper"
+RAW = "jointsr_paper_raw"  # Proposed under the paper's own optimiser: the second reference
 # rows whose rate depends on the budget (JointSR-fast's cosine over STEPS): a line through their
 # horizons is not a trend that goes on past the budget
 ONE_SCHEDULE = {"jointsr"}
@@ -46,9 +48,9 @@ def _mean_std(values: list[float]) -> str:
     return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f} ({len(values)})"
 
 
-def _differences(table, model: str, step: int) -> list[float]:
-    """``model - Proposed`` per seed both have at ``step``."""
-    ours, reference = table.get((model, step), {}), table.get((REFERENCE, step), {})
+def _differences(table, model: str, step: int, reference: str = REFERENCE) -> list[float]:
+    """``model - reference`` (Proposed unless named) per seed both have at ``step``."""
+    ours, reference = table.get((model, step), {}), table.get((reference, step), {})
     return [ours[seed] - reference[seed] for seed in sorted(set(ours) & set(reference))]
 
 
@@ -63,16 +65,17 @@ def horizons(folder: Path = HERE) -> str:
     return "\n".join(lines)
 
 
-def paired(folder: Path = HERE) -> str:
-    """Each model minus Proposed, paired by seed: mean [95 % t-interval] (n); '*' where the
-    interval excludes 0."""
+def paired(folder: Path = HERE, reference: str = REFERENCE) -> str:
+    """Each model minus ``reference`` (Proposed unless named), paired by seed: mean [95 %
+    t-interval] (n); '*' where the interval excludes 0."""
     table = _read("runs.csv", folder)
     steps = _steps(table)
-    lines = ["| model − Proposed | " + " | ".join(f"{s:,}" for s in steps) + " |", "|---|" + "---:|" * len(steps)]
-    for model in MODELS[1:]:
+    lines = [f"| model − {TITLES[reference]} | " + " | ".join(f"{s:,}" for s in steps) + " |",
+             "|---|" + "---:|" * len(steps)]
+    for model in (m for m in MODELS if m != reference):
         cells = []
         for step in steps:
-            diffs = _differences(table, model, step)
+            diffs = _differences(table, model, step, reference)
             if len(diffs) >= 2:
                 ci = paired_t_interval(diffs)
                 mark = "" if ci.contains_zero else " *"
@@ -83,7 +86,7 @@ def paired(folder: Path = HERE) -> str:
     return "\n".join(lines)
 
 
-def trend(folder: Path = HERE) -> str:
+def trend(folder: Path = HERE, reference: str = REFERENCE) -> str:
     """Where each model's mean gap to Proposed changes sign between horizons, and the gap's
     least-squares slope against log2(steps) (dB per doubling of the steps; > 0: the model
     gains on Proposed, < 0: Proposed closes the gap), both over the horizons every seed reached,
@@ -91,11 +94,11 @@ def trend(folder: Path = HERE) -> str:
     (``../gpu.sh``), not a measurement."""
     table = _read("runs.csv", folder)
     steps = _steps(table)
-    lines = ["| model − Proposed | mean gap per horizon | sign changes | slope (dB per doubling) "
+    lines = [f"| model − {TITLES[reference]} | mean gap per horizon | sign changes | slope (dB per doubling) "
              "| fitted gap at 30,000 steps (extrapolated) |",
              "|---|---|---|---:|---:|"]
-    for model in MODELS[1:]:
-        found = [(s, statistics.mean(d), len(d)) for s in steps if (d := _differences(table, model, s))]
+    for model in (m for m in MODELS if m not in (reference, REFERENCE)):  # fixed − raw: in the first
+        found = [(s, statistics.mean(d), len(d)) for s in steps if (d := _differences(table, model, s, reference))]
         if not found:
             continue
         most = max(n for _, _, n in found)
@@ -145,4 +148,6 @@ def _or_pending(function):
 
 
 TABLES = {name: _or_pending(function)
-          for name, function in {"horizons": horizons, "paired": paired, "trend": trend, "bf16": bf16}.items()}
+          for name, function in {"horizons": horizons, "paired": paired, "trend": trend, "bf16": bf16,
+                                 "paired_raw": functools.partial(paired, reference=RAW),
+                                 "trend_raw": functools.partial(trend, reference=RAW)}.items()}
