@@ -86,6 +86,7 @@ def test_the_second_paired_table_takes_the_raw_adam_row_as_its_reference(tmp_pat
     table = module.TABLES["paired_raw"](folder=tmp_path)
     assert table.splitlines()[0] == "| model − Proposed, raw Adam (control) | 1,000 |"
     half = 4.303 * math.sqrt(1 / 3) / math.sqrt(3)
-    assert _row(table, "LMCSC")[1] == f"+1.33 [{4 / 3 - half:+.2f}, {4 / 3 + half:+.2f}] (3)" == "+1.33 [-0.10, +2.77] (3)"
+    expected = f"+1.33 [{4 / 3 - half:+.2f}, {4 / 3 + half:+.2f}] (3)"
+    assert _row(table, "LMCSC")[1] == expected == "+1.33 [-0.10, +2.77] (3)"
     assert _row(table, "Proposed")[1] == "-2.00 [-4.48, +0.48] (3)"
     assert "Proposed, raw Adam" not in "".join(table.splitlines()[2:])
