@@ -87,9 +87,9 @@ def paired(folder: Path = HERE, reference: str = REFERENCE) -> str:
 
 
 def trend(folder: Path = HERE, reference: str = REFERENCE) -> str:
-    """Where each model's mean gap to Proposed changes sign between horizons, and the gap's
-    least-squares slope against log2(steps) (dB per doubling of the steps; > 0: the model
-    gains on Proposed, < 0: Proposed closes the gap), both over the horizons every seed reached,
+    """Where each model's mean gap to ``reference`` (Proposed unless named) changes sign between
+    horizons, and the gap's least-squares slope against log2(steps) (dB per doubling of the
+    steps; > 0: the model gains on the reference, < 0: the reference closes the gap), both over the horizons every seed reached,
     and the fitted line read at the paper's 30,000 steps: an extrapolation, a hypothesis to test
     (``../gpu.sh``), not a measurement."""
     table = _read("runs.csv", folder)
@@ -112,10 +112,8 @@ def trend(folder: Path = HERE, reference: str = REFERENCE) -> str:
             # its horizons are points of one cosine that reaches 0 at the last: no trend to carry on
             slope = far = "– (one schedule)"
         elif len(points) >= 2:
-            xs, ys = [math.log2(s) for s, _ in points], [g for _, g in points]
-            mx, my = statistics.mean(xs), statistics.mean(ys)
-            b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
-            slope, far = f"{b:+.2f}", f"{my + b * (math.log2(PAPER_STEPS) - mx):+.2f}"
+            fit = statistics.linear_regression([math.log2(s) for s, _ in points], [g for _, g in points])
+            slope, far = f"{fit.slope:+.2f}", f"{fit.intercept + fit.slope * math.log2(PAPER_STEPS):+.2f}"
         lines.append(f"| {TITLES[model]} | {gaps} | {', '.join(changes) or 'none'} | {slope} | {far} |")
     return "\n".join(lines)
 
