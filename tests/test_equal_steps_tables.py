@@ -88,5 +88,20 @@ def test_the_second_paired_table_takes_the_raw_adam_row_as_its_reference(tmp_pat
     half = 4.303 * math.sqrt(1 / 3) / math.sqrt(3)
     expected = f"+1.33 [{4 / 3 - half:+.2f}, {4 / 3 + half:+.2f}] (3)"
     assert _row(table, "LMCSC")[1] == expected == "+1.33 [-0.10, +2.77] (3)"
-    assert _row(table, "Proposed")[1] == "-2.00 [-4.48, +0.48] (3)"
+    assert _row(table, "Proposed, equalized (first fix)")[1] == "-2.00 [-4.48, +0.48] (3)"
     assert "Proposed, raw Adam" not in "".join(table.splitlines()[2:])
+
+
+def test_the_third_paired_table_takes_the_shipped_row_as_its_reference(tmp_path):
+    """Seeds 1-3: shipped (RAdam and a ramp) 34, 35, 36; raw Adam 33, 33, 33. raw - shipped = -1,
+    -2, -3: mean -2, sd 1, 95 % t-interval -2 +- 4.303 / sqrt(3) = [-4.48, +0.48]; the shipped row
+    is not listed against itself."""
+    rows = []
+    for seed, radam in ((1, 34.0), (2, 35.0), (3, 36.0)):
+        rows += [("jointsr_paper_radam_ramp", seed, 500, radam), ("jointsr_paper_raw", seed, 500, 33.0)]
+    _write(tmp_path, rows)
+    table = _load().TABLES["paired_shipped"](folder=tmp_path)
+    assert table.splitlines()[0] == "| model − Proposed, RAdam + ramp (shipped) | 500 |"
+    half = 4.303 / math.sqrt(3)
+    assert _row(table, "Proposed, raw Adam (control)")[1] == f"-2.00 [{-2 - half:+.2f}, {-2 + half:+.2f}] (3)"
+    assert "shipped" not in "".join(table.splitlines()[2:])

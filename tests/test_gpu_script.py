@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _run(tmp_path: Path, name: str, budget: int) -> subprocess.CompletedProcess:
     env = {**os.environ, "ACCEL": "cpu", "BUDGET_S": str(budget), "PROBE_STEPS": "4", "CANDIDATES": "2 4",
-           "MODELS": "djf jointsr_paper", "EXTRA": "data.max_test_images=1", "OUT": str(tmp_path / name / "report"),
+           "MODELS": "djf jointsr_paper_radam_ramp", "EXTRA": "data.max_test_images=1",
+           "OUT": str(tmp_path / name / "report"),
            "BIN": str(Path(sys.executable).parent), "JOINTSR_CACHE_DIR": str(tmp_path / "cache")}
     return subprocess.run(["bash", str(ROOT / "experiments/paper_tables/gpu.sh"), str(tmp_path / name / "logs")],
                           env=env, capture_output=True, text=True, timeout=1800)
@@ -33,7 +34,7 @@ def test_gpu_script_on_a_cpu_trains_every_model_to_the_horizons_that_fit(tmp_pat
     with open(tmp_path / "fits" / "report" / "runs.csv", newline="") as stream:
         rows = list(csv.DictReader(stream))
     assert {(r["model"], r["seed"], r["step"]) for r in rows} == {
-        (m, "1", s) for m in ("djf", "jointsr_paper") for s in ("2", "4")}
+        (m, "1", s) for m in ("djf", "jointsr_paper_radam_ramp") for s in ("2", "4")}
     assert all(10 < float(r["psnr"]) < 60 for r in rows)
     assert (tmp_path / "fits" / "report" / "plot.png").stat().st_size > 0
 

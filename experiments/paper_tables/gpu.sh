@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Issue 25: the paper's budget on one GPU. Proposed (jointsr_paper), LMCSC, DJF, CoISTA and
-# JointSR-fast on CAVE x4 under the paper protocol (Adam 1e-4, batch 16; Proposed with its
-# labelled start, in bf16 mixed precision as on the CPU), seed 1, every model trained to the
+# JointSR-fast on CAVE x4 under the paper protocol (Adam 1e-4, batch 16; Proposed twice, in bf16
+# mixed precision as on the CPU: as shipped, RAdam at that rate after a 100-step ramp
+# (jointsr_paper_radam_ramp), and under
+# the paper's Adam (jointsr_paper_raw); the rows of ../equal_steps/run.sh), seed 1, every model trained to the
 # same number of steps with its weights kept at the horizons 250 ... 3000, 10000, 30000 (the
 # paper's ~30,000 steps), each tested on the whole test set; then the equal-step report
 # (runs.csv, plot.png, README tables: experiments/paper_tables/gpu/).
@@ -22,7 +24,7 @@ accel=${ACCEL:-gpu}
 budget=${BUDGET_S:-660}
 probe_steps=${PROBE_STEPS:-60}
 candidates=(${CANDIDATES:-250 500 1000 2000 3000 10000 30000})
-models=(${MODELS:-jointsr_paper lmcsc djf coista jointsr})
+models=(${MODELS:-jointsr_paper_radam_ramp jointsr_paper_raw lmcsc djf coista jointsr})
 extra=(${EXTRA:-})
 out=${OUT:-experiments/paper_tables/gpu}
 start=$(date +%s)
@@ -31,7 +33,10 @@ common=(experiment=paper_protocol data=cave scale=x4 logger=csv seed=1 trainer.m
         "${extra[@]}")
 model_args() {
   case $1 in
-    jointsr_paper) echo "model=jointsr_paper trainer.precision=bf16-mixed" ;;
+    jointsr_paper_radam) echo "model=jointsr_paper trainer.precision=bf16-mixed model.net.equalized_lr=false model.warmup_steps=0 model.optimizer._target_=torch.optim.RAdam" ;;
+    jointsr_paper_radam_ramp) echo "model=jointsr_paper trainer.precision=bf16-mixed model.net.equalized_lr=false model.warmup_steps=100 model.optimizer._target_=torch.optim.RAdam" ;;
+    jointsr_paper_raw) echo "model=jointsr_paper trainer.precision=bf16-mixed model.net.equalized_lr=false model.warmup_steps=0 model.optimizer._target_=torch.optim.Adam" ;;
+    jointsr_paper) echo "model=jointsr_paper trainer.precision=bf16-mixed model.net.equalized_lr=true model.warmup_steps=20 model.optimizer._target_=torch.optim.Adam" ;;
     lmcsc|djf|coista) echo "model=$1 model.channels_last=true" ;;
     jointsr) echo "model=jointsr model.optimizer.lr=1e-3 model.scheduler={_target_:jointsr.training.module.warmup_cosine,_partial_:true,warmup_steps:50}" ;;
   esac

@@ -11,8 +11,14 @@
 # against fp32 is the model jointsr_paper_fp32, STEPS=250 HORIZONS=[250]); the baselines in
 # fp32 in the NHWC layout (model.channels_last=true: the same numbers up to rounding); JointSR-fast
 # with its own recipe (Adam 1e-3, 50-step warm-up, cosine over STEPS), as in ../run.sh.
-# jointsr_paper_raw: Proposed with the paper's optimiser on its raw weights (no equalized rates,
-# no ramp: the start of ../start/ "before"), so the fix's effect on the whole curve is measured.
+# The Proposed rows differ only in the optimiser, each set in full here (the shipped
+# jointsr_paper changed from the first to the second fix while the study ran):
+#   jointsr_paper:       Adam, equalized rates (lr / sqrt(fan_in)) and a 20-step ramp: the first
+#                        start fix (../start/ "after"); jointsr_paper_fp32: the same in fp32
+#   jointsr_paper_raw:   Adam on the raw weights, no ramp: the paper's optimiser (../start/ "before")
+#   jointsr_paper_radam: RAdam on the raw weights, no ramp (../start/ "radam")
+#   jointsr_paper_radam_ramp: RAdam on the raw weights, a 100-step ramp: the shipped jointsr_paper
+#                        since 2026-12-07 (../start/ "radam_ramp100")
 # A step budget: the results do not depend on what else the machine does meanwhile.
 #
 # Resumable: a finished job (test_metrics.json) is skipped, an unfinished one continues from its
@@ -35,16 +41,18 @@ common=(experiment=paper_protocol data=cave scale=x4 logger=csv trainer.max_time
         trainer.val_check_interval=250 callbacks=horizons "callbacks.horizon_checkpoints.steps=$horizons")
 model_args() {
   case $1 in
-    jointsr_paper) echo "model=jointsr_paper trainer.precision=bf16-mixed" ;;
-    jointsr_paper_fp32) echo "model=jointsr_paper trainer.precision=32-true" ;;
-    jointsr_paper_raw) echo "model=jointsr_paper trainer.precision=bf16-mixed model.net.equalized_lr=false model.warmup_steps=0" ;;
+    jointsr_paper) echo "model=jointsr_paper trainer.precision=bf16-mixed model.net.equalized_lr=true model.warmup_steps=20 model.optimizer._target_=torch.optim.Adam" ;;
+    jointsr_paper_fp32) echo "model=jointsr_paper trainer.precision=32-true model.net.equalized_lr=true model.warmup_steps=20 model.optimizer._target_=torch.optim.Adam" ;;
+    jointsr_paper_raw) echo "model=jointsr_paper trainer.precision=bf16-mixed model.net.equalized_lr=false model.warmup_steps=0 model.optimizer._target_=torch.optim.Adam" ;;
+    jointsr_paper_radam) echo "model=jointsr_paper trainer.precision=bf16-mixed model.net.equalized_lr=false model.warmup_steps=0 model.optimizer._target_=torch.optim.RAdam" ;;
+    jointsr_paper_radam_ramp) echo "model=jointsr_paper trainer.precision=bf16-mixed model.net.equalized_lr=false model.warmup_steps=100 model.optimizer._target_=torch.optim.RAdam" ;;
     lmcsc|djf|coista) echo "model=$1 model.channels_last=true" ;;
     jointsr) echo "model=jointsr model.optimizer.lr=1e-3 model.scheduler={_target_:jointsr.training.module.warmup_cosine,_partial_:true,warmup_steps:50}" ;;
     *) echo "equal_steps/run.sh: unknown model $1" >&2; exit 2 ;;
   esac
 }
 for seed in ${SEEDS:-1 2 3}; do
-  for model in ${MODELS:-jointsr_paper jointsr_paper_raw lmcsc djf coista jointsr}; do
+  for model in ${MODELS:-jointsr_paper jointsr_paper_raw jointsr_paper_radam jointsr_paper_radam_ramp lmcsc djf coista jointsr}; do
     run=$logs/$model/seed_$seed
     args=$(model_args "$model")
     if [ -n "${START_FROM:-}" ] && [ ! -e "$run/checkpoints/last.ckpt" ] && [ ! -f "$run/test_metrics.json" ]; then

@@ -7,6 +7,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 STEPS = (0, 1, 2, 5, 10, 20, 50, 100)
+#: the variants of run.sh in the order they were tried
+VARIANTS = ("before", "after", "raw_ramp100", "radam", "radam_ramp100")
 
 
 def _rows() -> dict[tuple[str, int], dict[int, float]]:
@@ -17,11 +19,17 @@ def _rows() -> dict[tuple[str, int], dict[int, float]]:
     return runs
 
 
+def _order(item) -> tuple:
+    """run.sh's order; a variant it does not list last, by name."""
+    (variant, seed), _ = item
+    return (VARIANTS.index(variant) if variant in VARIANTS else len(VARIANTS), variant, seed)
+
+
 def steps_table() -> str:
     """Validation PSNR at the table's steps, and the worst of steps 1-20 against step 0."""
     lines = ["| variant | seed | " + " | ".join(f"step {s}" for s in STEPS) + " | worst of 1-20 vs 0 |",
              "|---|---:|" + "---:|" * (len(STEPS) + 1)]
-    for (variant, seed), curve in sorted(_rows().items(), key=lambda item: (item[0][0] != "before", item[0][1])):
+    for (variant, seed), curve in sorted(_rows().items(), key=_order):
         cells = [f"{curve[s]:.2f}" if s in curve else "–" for s in STEPS]
         early = [curve[s] for s in range(1, 21) if s in curve]
         worst = f"{min(early) - curve[0]:+.2f}" if early and 0 in curve else "–"
@@ -34,7 +42,8 @@ def first_step_table() -> str:
     with (HERE / "first_step.csv").open(newline="") as stream:
         rows = list(csv.DictReader(stream))
     start = float(rows[0]["psnr_start"])
-    lines = [f"| tensor (start {start:.2f} dB) | shape | equalized factor | after a raw step | after an equalized step |",
+    lines = [f"| tensor (start {start:.2f} dB) | shape | equalized factor | after a raw step "
+             "| after an equalized step |",
              "|---|---|---:|---:|---:|"]
     for row in rows[1:]:
         lines.append(f"| `{row['tensor']}` | {row['shape']} | {row['fan_in_scale'] or '–'} | "
