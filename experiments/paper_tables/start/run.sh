@@ -6,8 +6,8 @@
 #   before:            Adam 1e-4 on every raw weight, no ramp (the paper's optimiser)
 #   after:             every conv weight at lr / sqrt(fan_in) (equalized rates), a 20-step ramp
 #   raw_ramp100:       Adam 1e-4 on every raw weight, a linear ramp over the first 100 steps
-#   radam:             RAdam 1e-4 on every raw weight (Adam with its adaptive rate rectified), no ramp:
-#                      the shipped jointsr_paper
+#   radam:             RAdam 1e-4 on every raw weight (Adam with its adaptive rate rectified), no ramp
+#   radam_ramp100:     RAdam 1e-4 on every raw weight, a 100-step ramp: the shipped jointsr_paper
 # Two runs per seed and variant: 20 steps validating every step, 100 steps validating at 50
 # and 100 (the same batches: a seed draws the same batch at each step). No checkpoints.
 # Resumable: a finished run leaves <run>/done. Then: python experiments/paper_tables/start/collect.py LOGS
@@ -18,7 +18,7 @@ logs=${1:-logs/issue25/start}
 common=(experiment=paper_protocol data=cave scale=x4 model=jointsr_paper model.compile=false logger=csv test=false
         trainer.max_time=null callbacks.last_checkpoint=null callbacks.model_checkpoint=null)
 for seed in ${SEEDS:-1 2 3}; do
-  for variant in ${VARIANTS:-before after}; do
+  for variant in ${VARIANTS:-before after radam radam_ramp100}; do
     case $variant in
       before) extra=(model.net.equalized_lr=false model.warmup_steps=0 model.optimizer._target_=torch.optim.Adam) ;;
       after) extra=(model.net.equalized_lr=true model.warmup_steps=20 model.optimizer._target_=torch.optim.Adam) ;;
@@ -31,6 +31,7 @@ for seed in ${SEEDS:-1 2 3}; do
       case $part in
         first20) steps=(trainer.max_steps=20 trainer.val_check_interval=1) ;;
         to100) steps=(trainer.max_steps=100 trainer.val_check_interval=50) ;;
+        *) echo "start/run.sh: unknown part '$part' (first20, to100)" >&2; exit 2 ;;
       esac
       run=$logs/$variant/seed_$seed/$part
       [ -f "$run/done" ] && continue
