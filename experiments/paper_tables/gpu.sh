@@ -31,16 +31,8 @@ start=$(date +%s)
 common=(experiment=paper_protocol data=cave scale=x4 logger=csv seed=1 trainer.max_time=null
         trainer.accelerator="$accel" trainer.log_every_n_steps=$(( probe_steps >= 12 ? probe_steps / 6 : 1 ))
         "${extra[@]}")
-model_args() {
-  case $1 in
-    jointsr_paper_radam) echo "model=jointsr_paper trainer.precision=bf16-mixed model.net.equalized_lr=false model.warmup_steps=0 model.optimizer._target_=torch.optim.RAdam" ;;
-    jointsr_paper_radam_ramp) echo "model=jointsr_paper trainer.precision=bf16-mixed model.net.equalized_lr=false model.warmup_steps=100 model.optimizer._target_=torch.optim.RAdam" ;;
-    jointsr_paper_raw) echo "model=jointsr_paper trainer.precision=bf16-mixed model.net.equalized_lr=false model.warmup_steps=0 model.optimizer._target_=torch.optim.Adam" ;;
-    jointsr_paper) echo "model=jointsr_paper trainer.precision=bf16-mixed model.net.equalized_lr=true model.warmup_steps=20 model.optimizer._target_=torch.optim.Adam" ;;
-    lmcsc|djf|coista) echo "model=$1 model.channels_last=true" ;;
-    jointsr) echo "model=jointsr model.optimizer.lr=1e-3 model.scheduler={_target_:jointsr.training.module.warmup_cosine,_partial_:true,warmup_steps:50}" ;;
-  esac
-}
+source experiments/paper_tables/rows.sh  # equal_step_row: the rows of equal_steps/run.sh
+for model in "${models[@]}"; do equal_step_row "$model" >/dev/null || exit 2; done
 
 # 1. steps/s of every model on this machine (the rate between the first and last training-clock rows)
 declare -A rate
@@ -48,7 +40,7 @@ mkdir -p "$logs/probe"
 for model in "${models[@]}"; do
   run=$logs/probe/$model
   # shellcheck disable=SC2046
-  "$BIN/jointsr-train" "${common[@]}" $(model_args "$model") trainer.max_steps="$probe_steps" \
+  "$BIN/jointsr-train" "${common[@]}" $(equal_step_row "$model") trainer.max_steps="$probe_steps" \
     trainer.val_check_interval="$probe_steps" test=false callbacks.last_checkpoint=null \
     callbacks.model_checkpoint=null skip_done=false hydra.run.dir="$run" > "$run.log" 2>&1 \
     || { echo "gpu.sh: the probe of $model failed; its log: $run.log" >&2; exit 1; }
@@ -85,7 +77,7 @@ echo "gpu.sh: training every model to $last steps, tested at $list"
 for model in "${models[@]}"; do
   run=$logs/cave_x4/$model/seed_1
   # shellcheck disable=SC2046
-  "$BIN/jointsr-train" "${common[@]}" $(model_args "$model") trainer.max_steps="$last" \
+  "$BIN/jointsr-train" "${common[@]}" $(equal_step_row "$model") trainer.max_steps="$last" \
     trainer.val_check_interval="$last" callbacks=horizons "callbacks.horizon_checkpoints.steps=$list" \
     test=false hydra.run.dir="$run"
   [ -f "$run.curve/test_curve.csv" ] || "$BIN/jointsr-eval" curve_dir="$run/curve" data=cave scale=x4 \

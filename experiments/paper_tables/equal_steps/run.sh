@@ -39,28 +39,17 @@ steps=${STEPS:-3000}
 horizons=${HORIZONS:-[250,500,1000,2000,3000]}
 common=(experiment=paper_protocol data=cave scale=x4 logger=csv trainer.max_time=null trainer.max_steps="$steps"
         trainer.val_check_interval=250 callbacks=horizons "callbacks.horizon_checkpoints.steps=$horizons")
-model_args() {
-  case $1 in
-    jointsr_paper) echo "model=jointsr_paper trainer.precision=bf16-mixed model.net.equalized_lr=true model.warmup_steps=20 model.optimizer._target_=torch.optim.Adam" ;;
-    jointsr_paper_fp32) echo "model=jointsr_paper trainer.precision=32-true model.net.equalized_lr=true model.warmup_steps=20 model.optimizer._target_=torch.optim.Adam" ;;
-    jointsr_paper_raw) echo "model=jointsr_paper trainer.precision=bf16-mixed model.net.equalized_lr=false model.warmup_steps=0 model.optimizer._target_=torch.optim.Adam" ;;
-    jointsr_paper_radam) echo "model=jointsr_paper trainer.precision=bf16-mixed model.net.equalized_lr=false model.warmup_steps=0 model.optimizer._target_=torch.optim.RAdam" ;;
-    jointsr_paper_radam_ramp) echo "model=jointsr_paper trainer.precision=bf16-mixed model.net.equalized_lr=false model.warmup_steps=100 model.optimizer._target_=torch.optim.RAdam" ;;
-    lmcsc|djf|coista) echo "model=$1 model.channels_last=true" ;;
-    jointsr) echo "model=jointsr model.optimizer.lr=1e-3 model.scheduler={_target_:jointsr.training.module.warmup_cosine,_partial_:true,warmup_steps:50}" ;;
-    *) echo "equal_steps/run.sh: unknown model $1" >&2; exit 2 ;;
-  esac
-}
+source experiments/paper_tables/rows.sh  # equal_step_row: the rows, shared with ../gpu.sh
 for seed in ${SEEDS:-1 2 3}; do
   for model in ${MODELS:-jointsr_paper jointsr_paper_raw jointsr_paper_radam jointsr_paper_radam_ramp lmcsc djf coista jointsr}; do
     run=$logs/$model/seed_$seed
-    args=$(model_args "$model")
+    args=$(equal_step_row "$model")
     if [ -n "${START_FROM:-}" ] && [ ! -e "$run/checkpoints/last.ckpt" ] && [ ! -f "$run/test_metrics.json" ]; then
       mkdir -p "$run/checkpoints"
       cp "$START_FROM/cave_x4/$model/seed_$seed/checkpoints/last.ckpt" "$run/checkpoints/last.ckpt.part"
       mv "$run/checkpoints/last.ckpt.part" "$run/checkpoints/last.ckpt"
     fi
-    # shellcheck disable=SC2086  # model_args is a list of overrides
+    # shellcheck disable=SC2086  # equal_step_row gives a list of overrides
     "$BIN/jointsr-train" "${common[@]}" $args seed="$seed" hydra.run.dir="$run"
     if [ ! -f "$run.curve/test_curve.csv" ]; then
       "$BIN/jointsr-eval" curve_dir="$run/curve" data=cave scale=x4 logger=csv hydra.run.dir="$run.curve"

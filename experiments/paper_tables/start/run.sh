@@ -1,13 +1,9 @@
 #!/usr/bin/env bash
 # Issue 25: does training keep the calibrated start? jointsr_paper on CAVE x4 under the paper
 # protocol, 3 seeds, fp32 eager (the precision and path do not enter the question), validated
-# before the first step and after steps 1..20 (every step) and 50, 100. Variants (VARIANTS=...,
-# each set in full here, so a variant does not change with the shipped defaults):
-#   before:            Adam 1e-4 on every raw weight, no ramp (the paper's optimiser)
-#   after:             every conv weight at lr / sqrt(fan_in) (equalized rates), a 20-step ramp
-#   raw_ramp100:       Adam 1e-4 on every raw weight, a linear ramp over the first 100 steps
-#   radam:             RAdam 1e-4 on every raw weight (Adam with its adaptive rate rectified), no ramp
-#   radam_ramp100:     RAdam 1e-4 on every raw weight, a 100-step ramp: the shipped jointsr_paper
+# before the first step and after steps 1..20 (every step) and 50, 100. Variants (VARIANTS=...:
+# before, after, raw_ramp100, radam, radam_ramp100 = the shipped jointsr_paper), each an
+# optimiser at the paper's rate 1e-4 written out in full in ../rows.sh (proposed_optimiser).
 # Two runs per seed and variant: 20 steps validating every step, 100 steps validating at 50
 # and 100 (the same batches: a seed draws the same batch at each step). No checkpoints.
 # Resumable: a finished run leaves <run>/done. Then: python experiments/paper_tables/start/collect.py LOGS
@@ -17,16 +13,11 @@ BIN=${BIN:-.venv/bin}
 logs=${1:-logs/issue25/start}
 common=(experiment=paper_protocol data=cave scale=x4 model=jointsr_paper model.compile=false logger=csv test=false
         trainer.max_time=null callbacks.last_checkpoint=null callbacks.model_checkpoint=null)
+source experiments/paper_tables/rows.sh  # proposed_optimiser: the variants below
 for seed in ${SEEDS:-1 2 3}; do
   for variant in ${VARIANTS:-before after radam radam_ramp100}; do
-    case $variant in
-      before) extra=(model.net.equalized_lr=false model.warmup_steps=0 model.optimizer._target_=torch.optim.Adam) ;;
-      after) extra=(model.net.equalized_lr=true model.warmup_steps=20 model.optimizer._target_=torch.optim.Adam) ;;
-      raw_ramp100) extra=(model.net.equalized_lr=false model.warmup_steps=100 model.optimizer._target_=torch.optim.Adam) ;;
-      radam) extra=(model.net.equalized_lr=false model.warmup_steps=0 model.optimizer._target_=torch.optim.RAdam) ;;
-      radam_ramp100) extra=(model.net.equalized_lr=false model.warmup_steps=100 model.optimizer._target_=torch.optim.RAdam) ;;
-      *) echo "start/run.sh: unknown variant '$variant' (before, after, raw_ramp100, radam, radam_ramp100)" >&2; exit 2 ;;
-    esac
+    optimiser=$(proposed_optimiser "$variant")  # an unknown variant: one line, exit 2
+    read -r -a extra <<<"$optimiser"
     for part in ${PARTS:-first20 to100}; do
       case $part in
         first20) steps=(trainer.max_steps=20 trainer.val_check_interval=1) ;;
