@@ -29,7 +29,7 @@ from jointsr.training.build import (
     instantiate_group,
 )
 from jointsr.training.callbacks import training_minutes
-from jointsr.training.ranks import processes_to_start, quiet_unless_rank_zero, start_ranks
+from jointsr.training.ranks import leave_process_group, processes_to_start, quiet_unless_rank_zero, start_ranks
 from jointsr.training.tracking import (
     configure_wandb,
     log_checkpoint,
@@ -130,6 +130,7 @@ def fit_and_test(cfg: DictConfig) -> float | None:
                 log.info("test of %s:\n%s", best or "the final weights", format_table(document))
         if trainer.is_global_zero:
             log.info("\n".join(run.where(_best_checkpoint(trainer) if model.has_parameters else None)))
+    leave_process_group()  # the ranks of a DDP job (whoever started them) end together
     return metric
 
 

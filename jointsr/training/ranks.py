@@ -160,6 +160,19 @@ def quiet_unless_rank_zero(rank: int) -> None:
             logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def leave_process_group() -> None:
+    """The end of a rank's job: every rank waits for the others, then takes its process group
+    down while the interpreter is whole. A rank that exits with its group alive leaves Gloo's
+    worker threads holding tensors until interpreter shutdown, where releasing them can abort
+    the process (SIGABRT, now and then, after a job that succeeded: pytorch/pytorch#179291).
+    Lightning leaves the group up; a job that runs again in this process starts a new one."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()  # no rank leaves while another still needs it
+        dist.destroy_process_group()
+
+
 def _end_with(parent: int) -> None:
     """End this process when ``parent`` ends (Linux: the kernel's parent-death signal; elsewhere
     a watch every second), so a killed job leaves no rank behind it."""
