@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 from pathlib import Path
@@ -44,6 +45,22 @@ def pytest_sessionstart(session):
     if _REQUIRED and not (_DATA_ENV and DATA_DIR.is_dir()):
         raise pytest.UsageError(f"JOINTSR_REQUIRE_DATA=1 but JOINTSR_DATA_DIR={_DATA_ENV!r} is not a folder: "
                                 f"point it at the shared data folder")
+
+
+@pytest.fixture(autouse=True)
+def _console_handlers_stay_with_their_test():
+    """A command run in-process (Hydra's job logging, jointsr-report's basicConfig) gives the
+    root logger a handler on the console of that moment: under capsys a stream closed when the
+    test ends, which every later test's log line then hits ("--- Logging error ---" in CI's
+    output). The handlers a test added leave with it (pytest's own come and go by themselves)."""
+    root = logging.getLogger()
+    before = list(root.handlers)
+    yield
+    for handler in [h for h in root.handlers if h not in before]:
+        if type(handler).__module__.startswith("_pytest"):
+            continue
+        root.removeHandler(handler)
+        handler.close()
 
 
 @contextlib.contextmanager
