@@ -11,11 +11,14 @@ STEPS = (0, 1, 2, 5, 10, 20, 50, 100)
 VARIANTS = ("before", "after", "raw_ramp100", "radam", "radam_ramp100")
 
 
-def _rows() -> dict[tuple[str, int], dict[int, float]]:
+def _rows(parts: tuple[str, ...] = ("first20", "to100")) -> dict[tuple[str, int], dict[int, float]]:
+    """Each variant's and seed's validations by step, from the runs of ``parts`` (a step two of
+    them validated: the first part's)."""
     runs: dict[tuple[str, int], dict[int, float]] = {}
     with (HERE / "start.csv").open(newline="") as stream:
-        for row in csv.DictReader(stream):
-            runs.setdefault((row["variant"], int(row["seed"])), {})[int(row["step"])] = float(row["val_psnr"])
+        rows = [row for row in csv.DictReader(stream) if row["part"] in parts]
+    for row in sorted(rows, key=lambda row: parts.index(row["part"])):
+        runs.setdefault((row["variant"], int(row["seed"])), {}).setdefault(int(row["step"]), float(row["val_psnr"]))
     return runs
 
 
@@ -37,6 +40,27 @@ def steps_table() -> str:
     return "\n".join(lines)
 
 
+FINE = tuple(range(10, 251, 10))  # the validations of the 250-step runs (PARTS=to250)
+
+
+def fine_table() -> str:
+    """The runs validated every 10 steps to 250 (part to250): where each stands against its step 0."""
+    lines = ["| variant | seed | step 0 | step 100 | step 150 | step 200 | step 250 | lowest of 10-250 vs 0 (step) "
+             "| of 25 below step 0 | mean of 150-250 vs 0 |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for (variant, seed), curve in sorted(_rows(("to250",)).items(), key=_order):
+        if not all(s in curve for s in (0, *FINE)):
+            continue
+        start = curve[0]
+        low = min(FINE, key=lambda s: curve[s])
+        below = sum(curve[s] < start for s in FINE)
+        late = [curve[s] for s in FINE if s >= 150]
+        cells = [f"{curve[s]:.2f}" for s in (0, 100, 150, 200, 250)]
+        lines.append(f"| {variant} | {seed} | " + " | ".join(cells) + f" | {curve[low] - start:+.2f} ({low}) | {below} "
+                     f"| {sum(late) / len(late) - start:+.2f} |")
+    return "\n".join(lines)
+
+
 def first_step_table() -> str:
     """Validation PSNR after Adam's first update of one tensor at a time (first_step.csv)."""
     with (HERE / "first_step.csv").open(newline="") as stream:
@@ -51,4 +75,4 @@ def first_step_table() -> str:
     return "\n".join(lines)
 
 
-TABLES = {"start_steps": steps_table, "first_step": first_step_table}
+TABLES = {"start_steps": steps_table, "start_fine": fine_table, "first_step": first_step_table}
