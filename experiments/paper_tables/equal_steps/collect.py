@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # experiments/
+from _plots import finish, new_figure  # noqa: E402
 from tables import MODELS, TITLES  # this folder's tables.py: the rows and their titles
 
 HERE = Path(__file__).resolve().parent
@@ -58,12 +61,7 @@ def write(path: Path, rows: list[dict]) -> None:
 
 
 def plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(7, 4.5))
+    figure, axis = new_figure()
     for model in MODELS:
         steps = sorted({r["step"] for r in rows if r["model"] == model})
         if not steps:
@@ -78,14 +76,8 @@ def plot(rows: list[dict], path: Path) -> None:
                 axis.plot([step], [mean], marker="o", markerfacecolor="white", color=line.get_color())
                 axis.annotate(f"n={len(v)}", (step, mean), textcoords="offset points", xytext=(4, -12), fontsize=7)
     axis.set_xscale("log", base=2)
-    axis.set_xlabel("optimiser steps (batch 16)")
-    axis.set_ylabel("test PSNR, CAVE x4 (dB)")
-    axis.set_title("Equal steps, paper protocol: mean and min-max over seeds")
-    axis.grid(True, alpha=0.3)
-    axis.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    print(f"wrote {path}")
+    finish(figure, axis, path, xlabel="optimiser steps (batch 16)", ylabel="test PSNR, CAVE x4 (dB)",
+           title="Equal steps, paper protocol: mean and min-max over seeds")
 
 
 def main() -> None:

@@ -14,7 +14,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # experiments/
+from _plots import finish, new_figure  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -58,18 +62,13 @@ def repeats(rows: dict[Key, float]) -> list[tuple[float, Key, Key]]:
 def plot(rows: dict, path: Path) -> None:
     """Validation PSNR against step 0, steps 0-250, of every run validated every 10 steps
     (each seed a line, each variant a colour)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     fine: dict[tuple[str, int], dict[int, float]] = {}
     for (variant, seed, part, step), psnr in rows.items():
         if part == "to250":
             fine.setdefault((variant, seed), {})[step] = psnr
     if not fine:
         return
-    figure, axis = plt.subplots(figsize=(7, 4.5))
+    figure, axis = new_figure()
     colours = {}
     for (variant, seed), curve in sorted(fine.items()):
         steps = sorted(curve)
@@ -79,14 +78,8 @@ def plot(rows: dict, path: Path) -> None:
     axis.axhline(0, color="black", linewidth=0.8)
     axis.axhline(-0.5, color="grey", linewidth=0.8, linestyle="--")
     axis.set_ylim(bottom=max(axis.get_ylim()[0], -8))  # the paper's Adam falls 22 dB at step 1: off the scale
-    axis.set_xlabel("optimiser steps (batch 16)")
-    axis.set_ylabel("validation PSNR - step 0 (dB)")
-    axis.set_title("jointsr_paper, CAVE x4: the start, every 10 steps (a line per seed)")
-    axis.grid(True, alpha=0.3)
-    axis.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    print(f"wrote {path}")
+    finish(figure, axis, path, xlabel="optimiser steps (batch 16)", ylabel="validation PSNR - step 0 (dB)",
+           title="jointsr_paper, CAVE x4: the start, every 10 steps (a line per seed)")
 
 
 def main() -> None:
